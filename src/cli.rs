@@ -1,0 +1,372 @@
+//! The command line (SPEC §3): argument types for `main.rs`, and one function per command.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+use crate::config::{self, ConfigError, Settings, SourceConfig};
+use crate::domain::{CanonicalUrl, Format};
+use crate::output;
+use crate::schedule;
+use crate::scrape::fetch::{FetchLimits, Fetched, Fetcher};
+use crate::scrape::{self, Scraper, charset};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "briefbot",
+    version,
+    about = "Posts AI news briefs to Discord and answers lookups over them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database and poll every source on its interval until stopped (the default)
+    Run,
+    /// One scrape pass over the sources; prints each new issue with its briefs
+    Scrape(ScrapeArgs),
+    /// Print the latest stored issues
+    Latest(LatestArgs),
+    /// Parse pages (files or URLs) exactly as the scraper would, and print the issue each yields
+    Parse(ParseArgs),
+    /// Apply database migrations and exit
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// Only this source (its id in the sources file)
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Store nothing; still report which issues repeat stored ones
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One JSON object per new issue per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LatestArgs {
+    /// How many issues (1-100)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub count: i64,
+    /// Only issues of this source
+    #[arg(long)]
+    pub source: Option<String>,
+    /// One JSON object per issue per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Local files or http(s) URLs
+    #[arg(required = true, value_name = "PATH_OR_URL")]
+    pub inputs: Vec<String>,
+    /// Page layout, as in the sources file: ndsoft, wordpress, rss or auto
+    #[arg(long, default_value = "auto")]
+    pub format: Format,
+    /// The address a local file came from (for its canonical URL and relative links)
+    #[arg(long)]
+    pub url: Option<Url>,
+    /// One JSON object per page per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command line; errors print one line and give a non-zero exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run_bot().await,
+        Command::Scrape(args) => scrape(args).await,
+        Command::Latest(args) => latest(args).await,
+        Command::Parse(args) => parse(args).await,
+        Command::Migrate => migrate().await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(config) = e.downcast_ref::<ConfigError>() {
+                eprintln!("briefbot: configuration error: {config}");
+                return ExitCode::from(2);
+            }
+            eprintln!("briefbot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load() -> anyhow::Result<(Settings, Vec<SourceConfig>)> {
+    let settings = Settings::from_env()?;
+    if settings.sources_path_explicit && !settings.sources_path.exists() {
+        tracing::warn!(
+            path = %settings.sources_path.display(),
+            "BRIEFBOT_SOURCES names a file that does not exist; using the built-in AI Times source"
+        );
+    }
+    let sources = config::load_sources(&settings.sources_path)?;
+    Ok((settings, sources))
+}
+
+fn fetcher() -> anyhow::Result<Fetcher> {
+    Fetcher::new(FetchLimits::default()).context("cannot build the HTTP client")
+}
+
+fn pick_sources(
+    sources: Vec<SourceConfig>,
+    only: Option<&str>,
+) -> anyhow::Result<Vec<SourceConfig>> {
+    let Some(only) = only else {
+        return Ok(sources);
+    };
+    let known: Vec<String> = sources.iter().map(|s| s.id.to_string()).collect();
+    let picked: Vec<SourceConfig> = sources
+        .into_iter()
+        .filter(|s| s.id.as_str() == only)
+        .collect();
+    if picked.is_empty() {
+        anyhow::bail!("no source '{only}'; known sources: {}", known.join(", "));
+    }
+    Ok(picked)
+}
+
+async fn run_bot() -> anyhow::Result<ExitCode> {
+    let (settings, sources) = load()?;
+    let store = Store::open(&settings.database_url).await?;
+    tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
+    if settings.discord_token.is_none() {
+        tracing::warn!("DISCORD_TOKEN is not set; scraping only, nothing is posted");
+    }
+    let scraper = Scraper::new(fetcher()?, store);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(schedule::run(scraper, sources, stopped));
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the passes in flight");
+    let _ = stop.send(true);
+    scheduler.await.context("the scheduler ended abnormally")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+async fn scrape(args: ScrapeArgs) -> anyhow::Result<ExitCode> {
+    let (settings, sources) = load()?;
+    let sources = pick_sources(sources, args.source.as_deref())?;
+    let store = if args.dry_run {
+        Store::open_for_dry_run(&settings.database_url).await?
+    } else {
+        Store::open(&settings.database_url).await?
+    };
+    let scraper = Scraper::new(fetcher()?, store);
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    for source in &sources {
+        match scraper.scrape_source(source, args.dry_run).await {
+            Ok(report) => {
+                for s in &report.issues {
+                    let line = if args.json {
+                        output::scraped_json(s)
+                    } else {
+                        output::issue_text(
+                            &s.issue.title,
+                            s.issue.url.as_str(),
+                            s.issue.published_at,
+                            Some(s.source.as_str()),
+                            s.duplicate_of.as_ref().map(CanonicalUrl::as_str),
+                            &s.issue.lead,
+                            &s.issue.briefs,
+                        )
+                    };
+                    writeln!(stdout, "{line}")?;
+                }
+                for e in &report.entry_errors {
+                    eprintln!("briefbot: {}: {e}", source.id);
+                    failed = true;
+                }
+                if !args.json {
+                    let new = report
+                        .issues
+                        .iter()
+                        .filter(|s| s.duplicate_of.is_none())
+                        .count();
+                    let status = if report.not_modified {
+                        " (list unchanged)"
+                    } else {
+                        ""
+                    };
+                    eprintln!("{}: {new} new issue(s){status}", source.id);
+                }
+            }
+            Err(e) => {
+                eprintln!("briefbot: {}: {e}", source.id);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn latest(args: LatestArgs) -> anyhow::Result<ExitCode> {
+    let (settings, _) = load()?;
+    let store = Store::open(&settings.database_url).await?;
+    let issues = store.latest(args.count, args.source.as_deref()).await?;
+    let mut stdout = std::io::stdout().lock();
+    if issues.is_empty() && !args.json {
+        eprintln!("no issues stored yet; run `briefbot scrape` first");
+    }
+    for i in &issues {
+        let line = if args.json {
+            output::stored_json(i)
+        } else {
+            output::issue_text(
+                &i.title,
+                &i.url,
+                i.published_at,
+                Some(&i.source_id),
+                None,
+                &i.lead,
+                &i.briefs,
+            )
+        };
+        writeln!(stdout, "{line}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate() -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_env()?;
+    Store::open(&settings.database_url).await?;
+    eprintln!("{}: migrations applied", settings.database_url);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
+    let fetcher = fetcher()?;
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    for input in &args.inputs {
+        match parse_one(&fetcher, input, args.format, args.url.as_ref()).await {
+            Ok(issue) => {
+                let line = if args.json {
+                    output::parsed_json(&issue)
+                } else {
+                    output::issue_text(
+                        &issue.title,
+                        issue.url.as_str(),
+                        issue.published_at,
+                        None,
+                        None,
+                        &issue.lead,
+                        &issue.briefs,
+                    )
+                };
+                writeln!(stdout, "{line}")?;
+            }
+            Err(e) => {
+                failed = true;
+                if args.json {
+                    writeln!(stdout, "{}", output::error_json(input, &format!("{e:#}")))?;
+                } else {
+                    eprintln!("briefbot: {input}: {e:#}");
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn parse_one(
+    fetcher: &Fetcher,
+    input: &str,
+    format: Format,
+    url: Option<&Url>,
+) -> anyhow::Result<crate::domain::Issue> {
+    let (text, page_url) = if input.starts_with("http://") || input.starts_with("https://") {
+        let url = Url::parse(input).context("not a valid URL")?;
+        match fetcher.get(&url, None).await? {
+            Fetched::Page(page) => (page.text, page.url),
+            Fetched::NotModified => {
+                anyhow::bail!("the server answered 304 to an unconditional request")
+            }
+        }
+    } else {
+        let path = Path::new(input);
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let tld = url
+            .and_then(|u| u.host_str())
+            .and_then(|h| h.rsplit('.').next());
+        let text = charset::decode(&bytes, None, tld.map(str::as_bytes));
+        let page_url = match url {
+            Some(u) => u.clone(),
+            None => declared_url(&text).unwrap_or_else(|| local_url(path)),
+        };
+        (text, page_url)
+    };
+    Ok(scrape::issue_from_page(&text, &page_url, format, None)?)
+}
+
+/// A local page's own idea of its address: its canonical link or `og:url`.
+fn declared_url(text: &str) -> Option<Url> {
+    let doc = scraper::Html::parse_document(text);
+    let canonical = scraper::Selector::parse("link[rel=\"canonical\"][href]").ok()?;
+    doc.select(&canonical)
+        .filter_map(|l| l.value().attr("href"))
+        .chain(scrape::html::meta(&doc, &["og:url"]).as_deref())
+        .filter_map(|href| Url::parse(href.trim()).ok())
+        .find(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// A stand-in address for a local file that names none: `http://localhost/<file name>`.
+fn local_url(path: &Path) -> Url {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut url = Url::parse("http://localhost/").expect("valid URL");
+    url.path_segments_mut().expect("http URL").push(&name);
+    url
+}

@@ -1,0 +1,283 @@
+//! Fingerprints that recognise the same news in other clothes.
+//!
+//! * **Headline key** — NFKC, lowercased, only letters and digits kept: quotes, punctuation and
+//!   spacing (which Korean writers vary freely) no longer matter.
+//! * **Content hash** — SHA-256 of an issue's normalized lead and items: the same issue at
+//!   another URL or from another source.
+//! * **Near-duplicates** — sets of character 3-grams of the normalized text (spaces removed, so
+//!   Korean spacing and particles shift few shingles), compared by Jaccard similarity and by
+//!   containment (how much of the shorter text the longer one contains, which catches an added
+//!   trailing sentence). Candidates come from MinHash locality-sensitive hashing:
+//!   [`MINHASH_BANDS`] bands of [`MINHASH_ROWS`] rows, so a pair with Jaccard 0.5 becomes a
+//!   candidate with probability 1 − (1 − 0.5³)²⁰ ≈ 93 % and a pair at 0.1 with 2 %. The store
+//!   keeps each item's band keys in an index, so a check touches a handful of rows, never a
+//!   scan. The thresholds are backed by the table in this module's tests.
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::Issue;
+
+pub const SHINGLE: usize = 3;
+pub const MINHASH_BANDS: usize = 20;
+pub const MINHASH_ROWS: usize = 3;
+
+/// Brief items are near-duplicates from this Jaccard similarity up…
+pub const BRIEF_JACCARD: f64 = 0.5;
+/// …or when this share of the shorter text's shingles is in the longer one…
+pub const BRIEF_CONTAINMENT: f64 = 0.8;
+/// …provided the shorter text has at least this many shingles (so a short phrase contained in
+/// a long text is not a duplicate of it).
+pub const MIN_CONTAINED_SHINGLES: usize = 24;
+/// Whole issues are the same issue from this Jaccard similarity up.
+pub const ISSUE_JACCARD: f64 = 0.6;
+
+/// NFKC, lowercase, letters and digits only.
+pub fn normalize(text: &str) -> String {
+    text.nfkc()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// The key under which two headlines are the same headline.
+pub fn headline_key(headline: &str) -> String {
+    normalize(headline)
+}
+
+/// A brief item's text for similarity: headline and summary.
+pub fn brief_text(headline: &str, summary: &str) -> String {
+    format!("{headline} {summary}")
+}
+
+/// SHA-256 (hex) of an issue's normalized lead and items, or of its whole text when it has
+/// neither; identical content gives the identical hash wherever it was published.
+pub fn content_hash(issue: &Issue) -> String {
+    let mut h = Sha256::new();
+    let lead = normalize(&issue.lead);
+    if lead.is_empty() && issue.briefs.is_empty() {
+        h.update(normalize(&issue.text).as_bytes());
+    } else {
+        h.update(lead.as_bytes());
+        for b in &issue.briefs {
+            h.update([0u8]);
+            h.update(normalize(&b.headline).as_bytes());
+            h.update([1u8]);
+            h.update(normalize(&b.summary).as_bytes());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// FNV-1a, 64 bit: a fixed, documented hash, so keys stored in the database stay valid across
+/// builds and Rust versions (std's `DefaultHasher` promises neither).
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// SplitMix64's finaliser: turns one hash into many independent-looking ones.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The character 3-gram shingles of a text, hashed. A text shorter than a shingle is one
+/// shingle.
+pub fn shingles(text: &str) -> HashSet<u64> {
+    let chars: Vec<char> = normalize(text).chars().collect();
+    if chars.is_empty() {
+        return HashSet::new();
+    }
+    if chars.len() < SHINGLE {
+        return HashSet::from([hash_chars(&chars)]);
+    }
+    chars.windows(SHINGLE).map(hash_chars).collect()
+}
+
+fn hash_chars(chars: &[char]) -> u64 {
+    fnv1a(chars.iter().flat_map(|c| (*c as u32).to_le_bytes()))
+}
+
+/// Jaccard similarity and containment of two shingle sets.
+pub fn resemblance(a: &HashSet<u64>, b: &HashSet<u64>) -> (f64, f64) {
+    if a.is_empty() || b.is_empty() {
+        return (0.0, 0.0);
+    }
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let common = small.iter().filter(|s| large.contains(s)).count() as f64;
+    let union = (a.len() + b.len()) as f64 - common;
+    (common / union, common / small.len() as f64)
+}
+
+/// Whether two brief items tell the same news (see the module docs for the rule).
+pub fn briefs_match(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
+    let (jaccard, containment) = resemblance(a, b);
+    jaccard >= BRIEF_JACCARD
+        || (containment >= BRIEF_CONTAINMENT && a.len().min(b.len()) >= MIN_CONTAINED_SHINGLES)
+}
+
+/// Whether two issues' whole texts are the same issue.
+pub fn issues_match(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
+    resemblance(a, b).0 >= ISSUE_JACCARD
+}
+
+/// The LSH band keys of a shingle set: equal keys make a candidate pair. Empty for an empty
+/// set.
+pub fn band_keys(shingles: &HashSet<u64>) -> Vec<i64> {
+    if shingles.is_empty() {
+        return Vec::new();
+    }
+    let mut mins = [u64::MAX; MINHASH_BANDS * MINHASH_ROWS];
+    for &s in shingles {
+        for (i, m) in mins.iter_mut().enumerate() {
+            let h = mix(s ^ mix(i as u64 + 1));
+            if h < *m {
+                *m = h;
+            }
+        }
+    }
+    mins.chunks(MINHASH_ROWS)
+        .enumerate()
+        .map(|(band, rows)| {
+            let bytes = (band as u64)
+                .to_le_bytes()
+                .into_iter()
+                .chain(rows.iter().flat_map(|r| r.to_le_bytes()));
+            fnv1a(bytes) as i64
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brief_pair_matches(a: &str, b: &str) -> bool {
+        briefs_match(&shingles(a), &shingles(b))
+    }
+
+    /// Pairs that tell the same news: all must match.
+    const SAME: &[(&str, &str, &str)] = &[
+        (
+            "quote styles",
+            "삼성전자의 생성 AI 브랜드는 ‘가우스’ 삼성전자가 ‘삼성 가우스’라는 브랜드를 상표 출원한 것으로 알려졌습니다.",
+            "삼성전자의 생성 AI 브랜드는 '가우스' 삼성전자가 \"삼성 가우스\"라는 브랜드를 상표 출원한 것으로 알려졌습니다.",
+        ),
+        (
+            "changed punctuation and spacing",
+            "네이버 “챗봇 성능 논란 중요하지 않아…지속 고도화” 챗봇 ‘클로바X’의 성능이 기대 이하라 주가가 떨어졌다는 의견에 대해, 네이버가 신경 쓰지 않겠다고 밝혔습니다.",
+            "네이버, 챗봇 성능 논란 중요하지 않아 - 지속 고도화. 챗봇 클로바X의 성능이 기대 이하라 주가가 떨어졌다는 의견에 대해 네이버가 신경쓰지 않겠다고 밝혔습니다.",
+        ),
+        (
+            "light rewording",
+            "스타트업 업스테이지가 한국어 오픈 소스 LLM 순위를 만들겠다고 밝혔습니다. 이를 통해 중소 ML옵스 기업의 기술력을 선보여 생태계 구축에 일조하겠다는 의도입니다.",
+            "스타트업 업스테이지가 한국어 오픈소스 LLM 순위를 만든다고 밝혔습니다. 이를 통해 중소 ML옵스 기업의 기술력을 보여 생태계 구축에 일조하겠다는 의도입니다.",
+        ),
+        (
+            "a trailing sentence added",
+            "카리브해의 영국령 앵귈라가 닷에이아이 도메인 등록으로 인해 올해 2500만~3000만달러의 수익을 올릴 것으로 예측됐습니다. 특히 챗GPT 등장 이후로 수익이 급성장했다는 말입니다.",
+            "카리브해의 영국령 앵귈라가 닷에이아이 도메인 등록으로 인해 올해 2500만~3000만달러의 수익을 올릴 것으로 예측됐습니다. 특히 챗GPT 등장 이후로 수익이 급성장했다는 말입니다. 이런 수익은 관광이 주업인 앵귈라의 GDP 중 무려 10%를 차지한다고 합니다.",
+        ),
+        (
+            "English, case and punctuation",
+            "OpenAI releases GPT-5 to all ChatGPT users. The model is faster and cheaper, the company said on Thursday.",
+            "OpenAI Releases GPT-5 To All ChatGPT Users — the model is faster and cheaper, the company said Thursday.",
+        ),
+        (
+            "a sentence dropped from a long summary",
+            "국내 중견 AI 기업 올거나이즈가 기업용 AI 앱 100개를 모아놓은 알리 LLM 앱스토어를 공개했습니다. 일반, 법률, 인사, 고객지원, 생산성, 기타 등 6개 분야에서 다양한 AI 앱을 골라서 쓰라는 의도입니다. LLM 공개가 아니라, 사용자 접근성을 높인 앱 형태 출시라는 점이 눈에 띕니다.",
+            "국내 중견 AI 기업 올거나이즈가 기업용 AI 앱 100개를 모아놓은 알리 LLM 앱스토어를 공개했습니다. 일반, 법률, 인사, 고객지원, 생산성, 기타 등 6개 분야에서 다양한 AI 앱을 골라서 쓰라는 의도입니다.",
+        ),
+    ];
+
+    /// Pairs that are different news, often about the same company: none may match.
+    const DIFFERENT: &[(&str, &str, &str)] = &[
+        (
+            "two Samsung stories",
+            "삼성전자의 생성 AI 브랜드는 ‘가우스’ 삼성전자가 ‘삼성 가우스’라는 브랜드를 상표 출원한 것으로 알려졌습니다.",
+            "삼성전자, HBM3E 엔비디아 품질 테스트 통과 삼성전자가 5세대 고대역폭메모리를 엔비디아에 공급하기 위한 품질 테스트를 통과한 것으로 알려졌습니다.",
+        ),
+        (
+            "two Naver stories",
+            "네이버 “챗봇 성능 논란 중요하지 않아…지속 고도화” 챗봇 ‘클로바X’의 성능이 기대 이하라 주가가 떨어졌다는 의견에 대해, 네이버가 신경 쓰지 않겠다고 밝혔습니다.",
+            "네이버, 사우디에 디지털 트윈 플랫폼 구축 네이버가 사우디아라비아 주택부와 함께 5개 도시를 디지털 트윈으로 구축하는 사업을 수주했다고 밝혔습니다.",
+        ),
+        (
+            "two OpenAI stories",
+            "OpenAI releases GPT-5 to all ChatGPT users. The model is faster and cheaper, the company said on Thursday.",
+            "OpenAI signs a cloud deal with Oracle. The company will rent data center capacity worth billions, it said on Thursday.",
+        ),
+        (
+            "same template, different numbers and firms",
+            "업스테이지가 시리즈B 투자를 유치했다고 밝혔습니다. 이번 투자로 누적 투자액은 1000억원을 넘었습니다.",
+            "리벨리온이 시리즈C 투자를 유치했다고 밝혔습니다. 이번 투자로 기업가치는 1조원을 넘었습니다.",
+        ),
+        (
+            "a short headline inside a longer story",
+            "엔비디아 주가 급등",
+            "엔비디아 주가 급등에 국내 반도체 장비 업체들도 동반 상승했으며, 증권가는 하반기 실적 전망을 일제히 상향 조정했습니다.",
+        ),
+    ];
+
+    #[test]
+    fn near_duplicate_table() {
+        for (name, a, b) in SAME {
+            let (j, c) = resemblance(&shingles(a), &shingles(b));
+            assert!(
+                brief_pair_matches(a, b),
+                "{name}: should match (jaccard {j:.2}, containment {c:.2})"
+            );
+        }
+        for (name, a, b) in DIFFERENT {
+            let (j, c) = resemblance(&shingles(a), &shingles(b));
+            assert!(
+                !brief_pair_matches(a, b),
+                "{name}: must not match (jaccard {j:.2}, containment {c:.2})"
+            );
+        }
+    }
+
+    #[test]
+    fn headline_keys_ignore_quotes_spacing_and_case() {
+        assert_eq!(
+            headline_key("‘트랜스포머’ 저자 폴로수킨 “한국은 매력적 시장”"),
+            headline_key("'트랜스포머' 저자 폴로수킨 \"한국은  매력적 시장\"")
+        );
+        assert_eq!(headline_key("ChatGPT, GPT-4"), headline_key("chatgpt gpt4"));
+        assert_ne!(
+            headline_key("삼성전자 가우스"),
+            headline_key("삼성전자 HBM")
+        );
+    }
+
+    #[test]
+    fn similar_texts_share_a_band_key_and_different_ones_rarely_do() {
+        let (_, a, b) = SAME[2];
+        let ka: HashSet<i64> = band_keys(&shingles(a)).into_iter().collect();
+        let kb = band_keys(&shingles(b));
+        assert_eq!(kb.len(), MINHASH_BANDS);
+        assert!(kb.iter().any(|k| ka.contains(k)));
+        let (_, c, d) = DIFFERENT[0];
+        let kc: HashSet<i64> = band_keys(&shingles(c)).into_iter().collect();
+        assert!(!band_keys(&shingles(d)).iter().any(|k| kc.contains(k)));
+    }
+
+    #[test]
+    fn band_keys_are_stable_across_builds() {
+        // Stored in databases: a change here orphans every stored key. Update only with a
+        // migration that recomputes them.
+        assert_eq!(
+            band_keys(&shingles("엔비디아"))[0],
+            band_keys(&shingles("엔비디아"))[0]
+        );
+        assert_eq!(fnv1a(*b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

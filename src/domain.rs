@@ -1,0 +1,241 @@
+//! Pure domain types: what a source is, what an issue and its briefs are, and the canonical
+//! URL that identifies an issue. Everything here is parsed once at the edge and trusted after.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Korea Standard Time. Korea has kept UTC+9 without daylight saving since 1988, so a fixed
+/// offset is exact for every date a news brief can carry.
+pub fn kst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset")
+}
+
+/// A source's stable id: lowercase ASCII letters, digits and '-', 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SourceId(String);
+
+impl SourceId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 64 {
+            return Err(format!("'{s}' must be 1 to 64 characters long"));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "'{s}' may contain only lowercase letters, digits and '-'"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SourceId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a source's pages are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// AI Times and other sites on the NDSoft CMS (`articleList.html` / `articleView.html`).
+    Ndsoft,
+    /// WordPress with the tagDiv "Newspaper" theme (classic and `tdb` cloud templates).
+    Wordpress,
+    /// An RSS or Atom feed as the listing; each item's page is parsed with `auto`.
+    Rss,
+    /// Recognise the layout from the page itself, with a generic main-text fallback.
+    #[default]
+    Auto,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ndsoft" => Ok(Self::Ndsoft),
+            "wordpress" => Ok(Self::Wordpress),
+            "rss" => Ok(Self::Rss),
+            "auto" => Ok(Self::Auto),
+            other => Err(format!(
+                "unknown format '{other}' (expected ndsoft, wordpress, rss or auto)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ndsoft => "ndsoft",
+            Self::Wordpress => "wordpress",
+            Self::Rss => "rss",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+/// Query parameters that only track where a reader came from; they never select content.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "gbraid", "wbraid", "dclid", "msclkid", "yclid", "igshid", "mc_cid",
+    "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "spm", "cmpid",
+];
+
+/// An issue's identity on the web: http(s) only, no fragment, no tracking parameters, the
+/// remaining query parameters in a stable order. On NDSoft article pages
+/// (`articleView.html?idxno=N&…`) only `idxno` selects the article, so only it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CanonicalUrl(Url);
+
+impl CanonicalUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let url = Url::parse(s.trim()).map_err(|e| format!("'{s}' is not a URL: {e}"))?;
+        Self::from_url(url)
+    }
+
+    pub fn from_url(mut url: Url) -> Result<Self, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("'{url}' is not an http(s) URL"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("'{url}' has no host"));
+        }
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let ndsoft_article = url.path().ends_with("/articleView.html")
+            && url.query_pairs().any(|(k, _)| k == "idxno");
+        let mut kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| {
+                if ndsoft_article {
+                    return k == "idxno";
+                }
+                let k = k.to_ascii_lowercase();
+                !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        kept.sort();
+        kept.dedup();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for CanonicalUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// One `■` item of an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Brief {
+    pub headline: String,
+    pub summary: String,
+}
+
+/// One issue of a brief, or one ordinary article (an issue with no items), as parsed from its
+/// page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub url: CanonicalUrl,
+    pub title: String,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The lead story; for an ordinary article, its first paragraph.
+    pub lead: String,
+    pub briefs: Vec<Brief>,
+    /// The page's whole main text, boilerplate removed, one paragraph a line.
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        CanonicalUrl::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn tracking_parameters_and_fragments_are_removed() {
+        assert_eq!(
+            canon("https://example.com/a/b?utm_source=x&id=3&fbclid=abc&UTM_Medium=y#top"),
+            "https://example.com/a/b?id=3"
+        );
+        assert_eq!(
+            canon("https://example.com/a?gclid=1"),
+            "https://example.com/a"
+        );
+    }
+
+    #[test]
+    fn remaining_parameters_are_ordered() {
+        assert_eq!(
+            canon("https://example.com/?b=2&a=1"),
+            canon("https://example.com/?a=1&b=2")
+        );
+    }
+
+    #[test]
+    fn ndsoft_article_urls_keep_only_idxno() {
+        assert_eq!(
+            canon(
+                "https://www.aitimes.com/news/articleView.html?idxno=153427&replyAll=&reply_sc_order_by=C"
+            ),
+            "https://www.aitimes.com/news/articleView.html?idxno=153427"
+        );
+        assert_eq!(
+            canon("HTTPS://WWW.AITIMES.COM:443/news/articleView.html?idxno=1&utm_source=rss"),
+            "https://www.aitimes.com/news/articleView.html?idxno=1"
+        );
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(CanonicalUrl::parse("ftp://example.com/x").is_err());
+        assert!(CanonicalUrl::parse("file:///etc/passwd").is_err());
+        assert!(CanonicalUrl::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn source_ids_are_validated() {
+        assert!(SourceId::parse("aitimes-briefing").is_ok());
+        assert!(SourceId::parse("AI").is_err());
+        assert!(SourceId::parse("").is_err());
+        assert!(SourceId::parse("a b").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! # briefbot
+//!
+//! Keeps Discord communities up to date with AI news: scrapes news-brief issues (first of all
+//! AI Times' daily 뉴스 브리핑), splits each into its lead story and `■` brief items,
+//! deduplicates them in a database, and serves them from the command line (Discord comes next).
+//!
+//! # Layout
+//!
+//! - [`config`] — typed settings from the environment and the sources file; one-line errors.
+//! - [`domain`] — pure types: [`domain::SourceId`], [`domain::CanonicalUrl`],
+//!   [`domain::Issue`], [`domain::Brief`].
+//! - [`scrape`] — the pipeline's edge: [`scrape::fetch`] (the one HTTP client: limits,
+//!   conditional GET, charsets via [`scrape::charset`]), [`scrape::listing`] (list pages and
+//!   feeds), [`scrape::article`] (issue pages by layout profile), [`scrape::brief`] (lead/item
+//!   split and noise removal), and [`scrape::Scraper`], one pass over a source into the store.
+//! - [`dedup`] — fingerprints: headline keys, content hashes, character n-gram near-duplicates
+//!   with a MinHash LSH index.
+//! - [`store`] — the only module with SQL; decides what is new.
+//! - [`schedule`] — the polling loop with backoff.
+//! - [`output`] and [`cli`] — what the command line prints and does.
+
+pub mod cli;
+pub mod config;
+pub mod dedup;
+pub mod domain;
+pub mod output;
+pub mod schedule;
+pub mod scrape;
+pub mod store;

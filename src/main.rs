@@ -1,0 +1,25 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if let Err(e) = briefbot::config::load_dotenv() {
+        eprintln!("briefbot: configuration error: {e}");
+        return ExitCode::from(2);
+    }
+    let filter = match EnvFilter::try_from_env("RUST_LOG") {
+        Ok(filter) => filter,
+        Err(e) if std::env::var_os("RUST_LOG").is_some() => {
+            eprintln!("briefbot: configuration error: environment: RUST_LOG: {e}");
+            return ExitCode::from(2);
+        }
+        Err(_) => EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    briefbot::cli::run(briefbot::cli::Cli::parse()).await
+}

@@ -1,0 +1,355 @@
+//! DOM helpers shared by the page profiles: main-text lines out of an element, metadata, and
+//! lenient date parsing.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use ego_tree::iter::Edge;
+use scraper::{ElementRef, Html, Node, Selector};
+
+use crate::domain::kst;
+
+/// Elements whose content is never article text.
+const SKIPPED: &[&str] = &[
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "figure",
+    "figcaption",
+    "img",
+    "picture",
+    "audio",
+    "video",
+    "source",
+    "iframe",
+    "object",
+    "embed",
+    "button",
+    "form",
+    "input",
+    "textarea",
+    "select",
+    "label",
+    "nav",
+    "aside",
+    "svg",
+    "canvas",
+    "map",
+    "ins",
+    "head",
+    "title",
+    "meta",
+    "link",
+];
+
+/// Elements that break text into separate lines.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "hr",
+    "address",
+    "details",
+    "summary",
+    "center",
+];
+
+/// Class or id fragments that mark widgets inside an article body: sharing buttons, related
+/// stories, comments, ads, captions, the read-aloud player.
+const NOISE_MARKERS: &[&str] = &[
+    "related",
+    "comment",
+    "share",
+    "sharing",
+    "social",
+    "advert",
+    "banner",
+    "sponsor",
+    "breadcrumb",
+    "crumbs",
+    "newsletter",
+    "popup",
+    "sidebar",
+    "recommend",
+    "caption",
+    "td-a-rec",
+    "jp-relatedposts",
+    "author-box",
+    "post-tags",
+    "tts",
+    "audio-player",
+    "subscribe",
+];
+
+fn is_noise_element(el: &scraper::node::Element) -> bool {
+    let name = el.name();
+    if SKIPPED.contains(&name) {
+        return true;
+    }
+    if el.attr("hidden").is_some() || el.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    let id = el.id().unwrap_or_default().to_ascii_lowercase();
+    let marked = |token: &str| {
+        let token = token.to_ascii_lowercase();
+        token == "ad" || token == "ads" || NOISE_MARKERS.iter().any(|m| token.contains(m))
+    };
+    marked(&id) || el.classes().any(marked)
+}
+
+/// The text of `root` as lines: one per block element or `<br>`, whitespace collapsed, empty
+/// lines dropped, widgets skipped. Iterative, so deeply nested markup cannot overflow the stack.
+pub fn text_lines(root: ElementRef<'_>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) => {
+                if skipping.is_some() {
+                    continue;
+                }
+                match node.value() {
+                    Node::Text(text) => push_collapsed(&mut current, text),
+                    Node::Element(el) if node.id() != root.id() => {
+                        if el.name() == "br" {
+                            flush(&mut current, &mut lines);
+                        } else if is_noise_element(el) {
+                            skipping = Some(node.id());
+                        } else if BLOCKS.contains(&el.name()) {
+                            flush(&mut current, &mut lines);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Edge::Close(node) => {
+                if skipping == Some(node.id()) {
+                    skipping = None;
+                } else if skipping.is_none()
+                    && let Node::Element(el) = node.value()
+                    && BLOCKS.contains(&el.name())
+                {
+                    flush(&mut current, &mut lines);
+                }
+            }
+        }
+    }
+    flush(&mut current, &mut lines);
+    lines
+}
+
+fn push_collapsed(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}' {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn flush(current: &mut String, lines: &mut Vec<String>) {
+    let line = current.trim();
+    if !line.is_empty() {
+        lines.push(line.to_owned());
+    }
+    current.clear();
+}
+
+/// Collapsed text of an element, whatever its content.
+pub fn inline_text(el: ElementRef<'_>) -> String {
+    let mut out = String::new();
+    for t in el.text() {
+        push_collapsed(&mut out, t);
+    }
+    out.trim().to_owned()
+}
+
+/// Parses a selector known at compile time.
+pub fn selector(css: &str) -> Selector {
+    Selector::parse(css).unwrap_or_else(|e| panic!("invalid built-in selector {css:?}: {e}"))
+}
+
+/// The `content` of the first `<meta>` whose `property` or `name` is one of `keys`.
+pub fn meta(doc: &Html, keys: &[&str]) -> Option<String> {
+    static META: std::sync::LazyLock<Selector> =
+        std::sync::LazyLock::new(|| selector("meta[content]"));
+    keys.iter().find_map(|key| {
+        doc.select(&META).find_map(|m| {
+            let el = m.value();
+            let named = el.attr("property").or_else(|| el.attr("name"))?;
+            if named.eq_ignore_ascii_case(key) {
+                let content = el.attr("content")?.trim();
+                (!content.is_empty()).then(|| content.to_owned())
+            } else {
+                None
+            }
+        })
+    })
+}
+
+/// The text of the first element matching `css` that has any.
+pub fn first_text(doc: &Html, css: &Selector) -> Option<String> {
+    doc.select(css).map(inline_text).find(|t| !t.is_empty())
+}
+
+/// `<title>` without a trailing ` - Site` / ` | Site` part.
+pub fn document_title(doc: &Html) -> Option<String> {
+    static TITLE: std::sync::LazyLock<Selector> = std::sync::LazyLock::new(|| selector("title"));
+    let title = first_text(doc, &TITLE)?;
+    for sep in [" | ", " - ", " :: ", " – "] {
+        if let Some((head, tail)) = title.rsplit_once(sep)
+            && tail.chars().count() < head.chars().count()
+        {
+            return Some(head.trim().to_owned());
+        }
+    }
+    Some(title)
+}
+
+/// The page's publish time from its metadata: Open Graph / article meta, `<time datetime>`,
+/// or JSON-LD `datePublished`.
+pub fn published_time(doc: &Html) -> Option<DateTime<Utc>> {
+    static TIME: std::sync::LazyLock<Selector> =
+        std::sync::LazyLock::new(|| selector("time[datetime]"));
+    static JSON_LD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#""datePublished"\s*:\s*"([^"]+)""#).expect("valid regex")
+    });
+    static LD: std::sync::LazyLock<Selector> =
+        std::sync::LazyLock::new(|| selector(r#"script[type="application/ld+json"]"#));
+    meta(
+        doc,
+        &[
+            "article:published_time",
+            "og:article:published_time",
+            "pubdate",
+            "publishdate",
+            "date",
+            "dc.date.issued",
+        ],
+    )
+    .and_then(|s| parse_datetime(&s))
+    .or_else(|| {
+        doc.select(&LD).find_map(|s| {
+            let text: String = s.text().collect();
+            JSON_LD.captures(&text).and_then(|c| parse_datetime(&c[1]))
+        })
+    })
+    .or_else(|| {
+        doc.select(&TIME)
+            .find_map(|t| t.value().attr("datetime").and_then(parse_datetime))
+    })
+}
+
+/// Parses the date forms news sites use. A time without a zone is Korean time (KST), which is
+/// what AI Times' feed and list pages mean; a bare date is midnight KST.
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y.%m.%d %H:%M:%S",
+        "%Y.%m.%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return kst()
+                .from_local_datetime(&t)
+                .single()
+                .map(|t| t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
+            let t = d.and_hms_opt(0, 0, 0)?;
+            return kst()
+                .from_local_datetime(&t)
+                .single()
+                .map(|t| t.with_timezone(&Utc));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(html: &str) -> Vec<String> {
+        let doc = Html::parse_fragment(html);
+        text_lines(doc.root_element())
+    }
+
+    #[test]
+    fn blocks_and_breaks_make_lines_and_widgets_are_skipped() {
+        let got = lines(
+            "<div><p>첫 <b>문단</b>\n입니다.</p><p><strong>■ 제목</strong><br>요약 문장.</p>\
+             <figure><img alt='사진 설명'><figcaption>사진 설명</figcaption></figure>\
+             <div class='share-buttons'>공유하기</div><script>var x=1;</script><p>끝</p></div>",
+        );
+        assert_eq!(got, ["첫 문단 입니다.", "■ 제목", "요약 문장.", "끝"]);
+    }
+
+    #[test]
+    fn deeply_nested_markup_does_not_overflow() {
+        let html = format!("{}text{}", "<div>".repeat(50_000), "</div>".repeat(50_000));
+        let doc = Html::parse_document(&html);
+        let got = text_lines(doc.root_element());
+        assert!(got.iter().all(|l| l.len() < 10));
+    }
+
+    #[test]
+    fn dates_without_a_zone_are_korean_time() {
+        let t = parse_datetime("2026-08-22 07:00:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-08-21T22:00:00+00:00");
+        let t = parse_datetime("2023-09-08T07:00:00+09:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2023-09-07T22:00:00+00:00");
+        let t = parse_datetime("Sat, 22 Aug 2026 07:00:00 +0900").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-08-21T22:00:00+00:00");
+        assert!(parse_datetime("yesterday").is_none());
+    }
+}

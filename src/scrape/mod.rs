@@ -1,0 +1,256 @@
+//! From a source's list page to stored issues: fetch the list (conditionally), pick the
+//! entries that are issues and not yet known, fetch and parse each, and let the store decide
+//! whether it is new.
+
+pub mod article;
+pub mod brief;
+pub mod charset;
+pub mod fetch;
+pub mod html;
+pub mod listing;
+
+use chrono::Utc;
+
+use crate::config::SourceConfig;
+use crate::domain::{CanonicalUrl, Format, Issue, SourceId};
+use crate::store::{self, Recorded, SourcePage, Store, StoreError};
+use article::{ParseError, parse_article};
+use fetch::{FetchError, Fetched, Fetcher};
+use listing::{ListEntry, ListingError, parse_listing};
+
+/// An issue page fetched in this pass that was not known by URL before.
+#[derive(Debug, Clone)]
+pub struct ScrapedIssue {
+    pub source: SourceId,
+    pub issue: Issue,
+    /// The stored issue this one repeats (same content at another URL or source).
+    pub duplicate_of: Option<CanonicalUrl>,
+    /// Its id in the store, unless this was a dry run.
+    pub id: Option<i64>,
+}
+
+/// What one pass over one source found.
+#[derive(Debug, Clone, Default)]
+pub struct SourceReport {
+    pub issues: Vec<ScrapedIssue>,
+    /// The list page answered 304: nothing changed since the last pass.
+    pub not_modified: bool,
+    /// Entries that could not be fetched or parsed; they are tried again next pass.
+    pub entry_errors: Vec<String>,
+}
+
+/// A pass over a source that failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("list page {0}")]
+    Fetch(#[from] FetchError),
+    #[error("list page {url}: {error}")]
+    Listing { url: String, error: ListingError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why one entry's page did not become an issue.
+#[derive(Debug, thiserror::Error)]
+enum EntryError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url}: {error}")]
+    Parse { url: String, error: ParseError },
+}
+
+/// Scrapes sources into a store.
+#[derive(Debug, Clone)]
+pub struct Scraper {
+    fetcher: Fetcher,
+    store: Store,
+}
+
+impl Scraper {
+    pub fn new(fetcher: Fetcher, store: Store) -> Self {
+        Self { fetcher, store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One pass over `source`. With `dry_run`, nothing is written: duplicates are still
+    /// recognised against what is stored.
+    pub async fn scrape_source(
+        &self,
+        source: &SourceConfig,
+        dry_run: bool,
+    ) -> Result<SourceReport, ScrapeError> {
+        if !dry_run {
+            self.store.upsert_source(&source.id, &source.name).await?;
+        }
+        let result = self.pass(source, dry_run).await;
+        if !dry_run {
+            let at = store::now();
+            match &result {
+                Ok(report) if report.entry_errors.is_empty() => {
+                    self.store.record_scrape_success(&source.id, at).await?;
+                }
+                Ok(report) => {
+                    let error = format!(
+                        "{} page(s) failed: {}",
+                        report.entry_errors.len(),
+                        report.entry_errors.join("; ")
+                    );
+                    self.store
+                        .record_scrape_failure(&source.id, at, &error)
+                        .await?;
+                }
+                Err(e) => {
+                    self.store
+                        .record_scrape_failure(&source.id, at, &e.to_string())
+                        .await?;
+                }
+            }
+        }
+        result
+    }
+
+    async fn pass(
+        &self,
+        source: &SourceConfig,
+        dry_run: bool,
+    ) -> Result<SourceReport, ScrapeError> {
+        let list_key = source.list_url.as_str();
+        let validators = self.store.validators(list_key).await?;
+        let page = match self
+            .fetcher
+            .get(&source.list_url, validators.as_ref())
+            .await?
+        {
+            Fetched::NotModified => {
+                tracing::debug!(source = %source.id, "list page not modified");
+                return Ok(SourceReport {
+                    not_modified: true,
+                    ..SourceReport::default()
+                });
+            }
+            Fetched::Page(page) => page,
+        };
+        let entries =
+            parse_listing(&page.text, &page.url, source.format, Utc::now()).map_err(|error| {
+                ScrapeError::Listing {
+                    url: page.url.to_string(),
+                    error,
+                }
+            })?;
+        let mut report = SourceReport::default();
+        // Oldest first, so issues are stored (and later posted) in publishing order.
+        for entry in entries
+            .iter()
+            .rev()
+            .filter(|e| source.accepts_title(&e.title))
+        {
+            if self.store.issue_for_url(&entry.url).await?.is_some() {
+                continue;
+            }
+            match self.fetch_issue(source, entry).await {
+                Ok((issue, page)) => {
+                    let scraped = self.record(source, entry, issue, &page, dry_run).await?;
+                    report.issues.push(scraped);
+                }
+                Err(e) => {
+                    tracing::warn!(source = %source.id, error = %e, "issue page skipped; retried next pass");
+                    report.entry_errors.push(e.to_string());
+                }
+            }
+        }
+        // Remember the list's validators only once every entry is handled, so a failed entry
+        // is retried even if the list page then answers 304.
+        if !dry_run && report.entry_errors.is_empty() {
+            self.store
+                .save_validators(list_key, &page.validators)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn fetch_issue(
+        &self,
+        source: &SourceConfig,
+        entry: &ListEntry,
+    ) -> Result<(Issue, fetch::Page), EntryError> {
+        let page = match self.fetcher.get(entry.url.as_url(), None).await? {
+            Fetched::Page(page) => page,
+            Fetched::NotModified => unreachable!("no validators were sent"),
+        };
+        let issue = issue_from_page(&page.text, &page.url, source.format, Some(entry)).map_err(
+            |error| EntryError::Parse {
+                url: entry.url.to_string(),
+                error,
+            },
+        )?;
+        Ok((issue, page))
+    }
+
+    async fn record(
+        &self,
+        source: &SourceConfig,
+        entry: &ListEntry,
+        issue: Issue,
+        page: &fetch::Page,
+        dry_run: bool,
+    ) -> Result<ScrapedIssue, StoreError> {
+        let seen_at = [&entry.url];
+        let (id, duplicate_of) = if dry_run {
+            let dup = self.store.find_duplicate(&issue, &seen_at).await?;
+            (None, dup.map(|(_, url)| url))
+        } else {
+            let stored = SourcePage {
+                url: page.url.as_str(),
+                html: &page.text,
+                format: &source.format.to_string(),
+            };
+            match self
+                .store
+                .record_issue(&source.id, &issue, &seen_at, &stored)
+                .await?
+            {
+                Recorded::New { id } => (Some(id), None),
+                Recorded::Duplicate { id, url } => (Some(id), Some(url)),
+            }
+        };
+        if let Some(of) = &duplicate_of {
+            tracing::info!(source = %source.id, url = %issue.url, duplicate_of = %of, "issue seen before");
+        } else {
+            tracing::info!(source = %source.id, url = %issue.url, items = issue.briefs.len(), "new issue");
+        }
+        Ok(ScrapedIssue {
+            source: source.id.clone(),
+            issue,
+            duplicate_of,
+            id,
+        })
+    }
+}
+
+/// Parses an issue page as the scraper does. `entry` (from the list page or feed) fills in
+/// the title, publish time and lead the page lacks.
+pub fn issue_from_page(
+    text: &str,
+    url: &url::Url,
+    format: Format,
+    entry: Option<&ListEntry>,
+) -> Result<Issue, ParseError> {
+    let article_format = match format {
+        Format::Rss => Format::Auto,
+        other => other,
+    };
+    let article = parse_article(text, url, article_format)?;
+    let mut issue = article.into_issue(entry.map(|e| e.title.as_str()))?;
+    if let Some(entry) = entry {
+        issue.published_at = issue.published_at.or(entry.published_at);
+        if issue.lead.is_empty()
+            && let Some(summary) = &entry.summary
+        {
+            issue.lead = summary.clone();
+        }
+    }
+    Ok(issue)
+}
