@@ -174,7 +174,9 @@ fn best_body(doc: &Html, selectors: &[Selector]) -> Option<Vec<String>> {
 /// Readability (dom_smoothie) for pages of unknown layout.
 fn generic(html_text: &str, doc: &Html, page_url: &Url) -> (Option<String>, Vec<String>) {
     let title = html::first_text(doc, &WP_TITLE)
-        .or_else(|| html::meta(doc, &["og:title", "twitter:title"]))
+        .or_else(|| {
+            html::meta(doc, &["og:title", "twitter:title"]).map(|t| html::without_site_name(doc, t))
+        })
         .or_else(|| html::first_text(doc, &H1))
         .or_else(|| html::document_title(doc));
     let cfg = dom_smoothie::Config {

@@ -20,6 +20,9 @@ pub struct Split {
 
 const ITEM_MARK: char = '■';
 
+/// An ordinary article's lead is its first line at least this long.
+const MIN_LEAD_CHARS: usize = 40;
+
 static CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     // "(사진=셔터스톡)", "(이미지=…)", "[사진=…]", also at the end of a caption sentence.
     Regex::new(r"[(\[]\s*(사진|이미지|그래픽|영상|자료|출처|일러스트|캡처|photo|image|source)\s*[=:]\s*[^)\]]{0,80}[)\]]\s*$")
@@ -38,6 +41,11 @@ static TRANSITION: LazyLock<Regex> = LazyLock::new(|| {
 });
 static COMMENT_COUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\d+\s+(comments?|kommentare?|commentaires?|comentarios?)$")
+        .expect("valid regex")
+});
+static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
+    // "입력 2020.08.27 20:27", "이용민 기자 | 2020-03-04 16:52:59", "수정 2023-11-02 20:06"
+    Regex::new(r"^([가-힣]{2,4}\s*(기자|특파원)\s*[|ㅣ·]?\s*)?((입력|수정|승인|기사입력|업데이트|등록)\s*:?\s*)?\d{4}[.\-/]\s?\d{1,2}[.\-/]\s?\d{1,2}\.?(\s+\d{1,2}:\d{2}(:\d{2})?)?(\s*(수정|입력).*)?$")
         .expect("valid regex")
 });
 static PLAYER_TIME: LazyLock<Regex> =
@@ -74,6 +82,11 @@ const NOISE_LINES: &[&str] = &[
     "공유하기",
     "관련기사",
     "기사 공유하기",
+    "advertisement",
+    "- advertisement -",
+    "광고",
+    "read more",
+    "더보기",
 ];
 
 /// Whether a line is boilerplate rather than content.
@@ -97,10 +110,13 @@ pub fn is_noise(line: &str) -> bool {
     {
         return true;
     }
-    CAPTION.is_match(line)
+    // "▲4일 세종시청에서 … 전달식이 열렸다." is how Korean papers caption a photo.
+    line.starts_with('▲')
+        || CAPTION.is_match(line)
         || BYLINE.is_match(line)
         || REPORTER.is_match(line)
         || COMMENT_COUNT.is_match(line)
+        || DATELINE.is_match(line)
         || PLAYER_TIME.is_match(line)
 }
 
@@ -162,8 +178,12 @@ pub fn split(lines: &[String], title: Option<&str>) -> Split {
         .collect();
     let lead = match first_item {
         Some(_) => lead_lines.join("\n"),
+        // An ordinary article's first real paragraph: pages often open with a kicker or
+        // subtitle line that is not one.
         None => lead_lines
-            .first()
+            .iter()
+            .find(|l| l.chars().count() >= MIN_LEAD_CHARS)
+            .or(lead_lines.first())
             .map(|l| l.to_string())
             .unwrap_or_default(),
     };
@@ -219,6 +239,11 @@ mod tests {
             "LEAVE A REPLY",
             "Please enter your comment!",
             "Please enter your name here",
+            "- Advertisement -",
+            "입력 2020.08.27 20:27",
+            "이용민 기자 | 2020-03-04 16:52:59",
+            "2023.09.08",
+            "▲4일 세종시청에서 성금 전달식이 열렸다. 왼쪽부터 이춘희 세종시장",
         ] {
             assert!(is_noise(noise), "{noise:?} should be noise");
         }
@@ -270,9 +295,12 @@ mod tests {
 
     #[test]
     fn an_article_without_items_leads_with_its_first_paragraph() {
-        let split = split(&owned(&["첫 문단.", "둘째 문단."]), None);
-        assert_eq!(split.lead, "첫 문단.");
-        assert!(split.briefs.is_empty());
-        assert_eq!(split.text, "첫 문단.\n둘째 문단.");
+        let first = "경기도 용인에 자리 잡은 민간 시험인증 전문기업이 14년째 규격 시험과 인증 한 우물만 파고 있다.";
+        let kicker_first = split(&owned(&["㈜디지털이엠씨", first, "둘째 문단."]), None);
+        assert_eq!(kicker_first.lead, first);
+        let short = split(&owned(&["첫 문단.", "둘째 문단."]), None);
+        assert_eq!(short.lead, "첫 문단.");
+        assert!(short.briefs.is_empty());
+        assert_eq!(short.text, "첫 문단.\n둘째 문단.");
     }
 }

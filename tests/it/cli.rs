@@ -1,0 +1,263 @@
+//! The `briefbot` binary as an operator runs it.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::{FakeSite, TestDb, fixture_path, real_fixture_path};
+
+const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
+
+async fn briefbot(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("BRIEFBOT_SOURCES")
+        .env_remove("DISCORD_TOKEN")
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().await.unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+async fn site_with_issues() -> FakeSite {
+    let site = FakeSite::start().await;
+    site.serve_fixture(LIST, "aitimes/list.html");
+    for idxno in [214199, 214145, 214100, 214043] {
+        site.serve_fixture(
+            &format!("/news/articleView.html?idxno={idxno}"),
+            &format!("aitimes/article_{idxno}.html"),
+        );
+    }
+    site
+}
+
+fn write_sources(dir: &Path, site: &FakeSite) {
+    let toml = format!(
+        "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스 뉴스 브리핑\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"10m\"\ntitle_filter = '^\\[\\d{{1,2}}월\\s*\\d{{1,2}}일\\]'\n",
+        site.url(LIST)
+    );
+    std::fs::write(dir.join("sources.toml"), toml).unwrap();
+}
+
+#[tokio::test]
+async fn scrape_dry_run_prints_json_issues_and_creates_no_database() {
+    let site = site_with_issues().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+
+    let out = briefbot(db.dir.path(), &[], &["scrape", "--dry-run", "--json"]).await;
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for issue in &lines {
+        for key in [
+            "source",
+            "url",
+            "title",
+            "published_at",
+            "lead",
+            "briefs",
+            "text",
+            "duplicate_of",
+        ] {
+            assert!(issue.get(key).is_some(), "missing {key} in {issue}");
+        }
+        assert_eq!(issue["source"], "aitimes-briefing");
+        assert!(issue["duplicate_of"].is_null());
+        assert!(issue["published_at"].as_str().unwrap().ends_with('Z'));
+        assert!(issue["briefs"][0]["headline"].is_string());
+        assert!(issue["briefs"][0]["summary"].is_string());
+    }
+    assert!(
+        !db.dir.path().join("briefbot.db").exists(),
+        "a dry run must not create the database"
+    );
+}
+
+#[tokio::test]
+async fn scrape_then_latest_reads_back_what_was_stored() {
+    let site = site_with_issues().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+
+    let scrape = briefbot(db.dir.path(), &[], &["scrape"]).await;
+    assert!(scrape.status.success(), "{}", stderr(&scrape));
+    assert!(stdout(&scrape).contains("■ "));
+    assert!(stderr(&scrape).contains("aitimes-briefing: 4 new issue(s)"));
+
+    let latest = briefbot(db.dir.path(), &[], &["latest", "--count", "2", "--json"]).await;
+    assert!(latest.status.success(), "{}", stderr(&latest));
+    let titles: Vec<String> = stdout(&latest)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["title"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(titles.len(), 2);
+    assert!(
+        titles[0].starts_with("[8월21일]") && titles[1].starts_with("[8월20일]"),
+        "{titles:?}"
+    );
+
+    let again = briefbot(db.dir.path(), &[], &["scrape", "--json"]).await;
+    assert!(again.status.success());
+    assert_eq!(stdout(&again), "", "nothing new the second time");
+}
+
+#[tokio::test]
+async fn a_failing_source_makes_scrape_exit_non_zero_after_the_others_ran() {
+    let site = site_with_issues().await;
+    let db = TestDb::new();
+    let toml = format!(
+        "[[sources]]\nid = \"down\"\nlist_url = \"{}\"\n\n[[sources]]\nid = \"up\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\ntitle_filter = '^\\['\n",
+        site.url("/missing"),
+        site.url(LIST)
+    );
+    std::fs::write(db.dir.path().join("sources.toml"), toml).unwrap();
+
+    let out = briefbot(db.dir.path(), &[], &["scrape", "--json"]).await;
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("down:"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().count() >= 4,
+        "the healthy source still scraped"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_with_one_clear_line() {
+    let db = TestDb::new();
+    std::fs::write(
+        db.dir.path().join("sources.toml"),
+        "[[sources]]\nid = \"a\"\nlist_url = \"https://example.com/\"\npoll_every = \"0s\"\n",
+    )
+    .unwrap();
+
+    let out = briefbot(db.dir.path(), &[], &["scrape"]).await;
+
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("sources.toml: sources[0].poll_every: '0s' is shorter than the minimum of 1s"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+
+    let out = briefbot(db.dir.path(), &[("DATABASE_URL", "mysql://x")], &["latest"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("environment: DATABASE_URL"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn postgres_urls_get_a_clear_error_until_supported() {
+    let db = TestDb::new();
+    let out = briefbot(
+        db.dir.path(),
+        &[("DATABASE_URL", "postgres://user:hunter2@127.0.0.1/briefbot")],
+        &["migrate"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("PostgreSQL is not supported yet"), "{err}");
+    assert!(!err.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn parse_prints_each_page_and_an_error_object_for_bad_ones() {
+    let db = TestDb::new();
+    let seed = fixture_path("aitimes/issue_seed.html");
+    let tagdiv = real_fixture_path("tagdiv_newspaper12_lokalo_weinbergsbahnen.html");
+    let missing = db.dir.path().join("missing.html");
+    let args = [
+        "parse",
+        "--json",
+        seed.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        tagdiv.to_str().unwrap(),
+    ];
+
+    let out = briefbot(db.dir.path(), &[], &args).await;
+
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad page makes the exit code non-zero"
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["briefs"].as_array().unwrap().len(), 8);
+    assert!(lines[0].get("source").is_none() && lines[0].get("duplicate_of").is_none());
+    assert_eq!(lines[1]["path"], missing.to_str().unwrap());
+    assert!(lines[1]["error"].as_str().unwrap().contains("cannot read"));
+    assert!(
+        lines[2]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Weinbergsbahnen")
+    );
+}
+
+#[tokio::test]
+async fn parse_takes_the_address_a_local_file_came_from() {
+    let db = TestDb::new();
+    let page = fixture_path("aitimes/article_214018.html");
+    let out = briefbot(
+        db.dir.path(),
+        &[],
+        &[
+            "parse",
+            "--format",
+            "ndsoft",
+            "--url",
+            "https://mirror.example/a?id=1&utm_source=x",
+            "--json",
+            page.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let issue: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(issue["url"], "https://mirror.example/a?id=1");
+    assert_eq!(issue["briefs"].as_array().unwrap().len(), 0);
+
+    let bad = briefbot(
+        db.dir.path(),
+        &[],
+        &["parse", "--format", "html", page.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unknown format 'html'"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -1,0 +1,11 @@
+//! briefbot's integration tests: one binary, with the fakes it needs in `support/`.
+//!
+//! - `parse` — the parsers on fixture pages (ours in `tests/fixtures/`, real third-party pages in
+//!   `../shared/fixtures/real/`), no network, no database.
+//! - `scrape` — the real scraper against a fake news site on 127.0.0.1 and a real SQLite file.
+//! - `cli` — the `briefbot` binary as an operator runs it.
+
+mod cli;
+mod parse;
+mod scrape;
+mod support;

@@ -1,0 +1,78 @@
+//! Test support: fixture files, a fake news site, and a fresh store per test.
+
+pub mod site;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use briefbot::config::DatabaseUrl;
+use briefbot::scrape::Scraper;
+use briefbot::scrape::fetch::{FetchLimits, Fetcher};
+use briefbot::store::Store;
+pub use site::{Behaviour, FakeSite};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture_path(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+pub fn fixture(rel: &str) -> String {
+    String::from_utf8(fixture_bytes(rel))
+        .unwrap_or_else(|e| panic!("fixture {rel} is not UTF-8: {e}"))
+}
+
+/// The real third-party pages in `../shared/fixtures/real/` (beside the repository).
+pub fn real_fixture_path(name: &str) -> PathBuf {
+    root().join("../shared/fixtures/real").join(name)
+}
+
+pub fn real_fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(real_fixture_path(name)).unwrap_or_else(|e| panic!("real fixture {name}: {e}"))
+}
+
+pub fn real_fixture(name: &str) -> String {
+    String::from_utf8(real_fixture_bytes(name))
+        .unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"))
+}
+
+/// A fresh SQLite file in its own temporary directory (removed when dropped).
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    pub url: DatabaseUrl,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(format!(
+            "sqlite://{}",
+            dir.path().join("briefbot.db").display()
+        ));
+        Self { dir, url }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+}
+
+/// Limits short enough for tests of timeouts and endless bodies.
+pub fn test_limits() -> FetchLimits {
+    FetchLimits {
+        connect_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(3),
+        max_redirects: 5,
+        max_body_bytes: 2 * 1024 * 1024,
+    }
+}
+
+pub fn scraper(store: Store) -> Scraper {
+    Scraper::new(Fetcher::new(test_limits()).unwrap(), store)
+}

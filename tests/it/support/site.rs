@@ -1,0 +1,205 @@
+//! A fake news site on 127.0.0.1: serves pages from memory, honours conditional GET, counts
+//! requests, and misbehaves on request (error statuses, endless bodies, redirect loops, stalls).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use url::Url;
+
+use super::fixture;
+
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    Serve,
+    Status(u16),
+    /// A body that never ends.
+    Endless,
+    /// Redirects to itself.
+    RedirectLoop,
+    /// Answers only after this long.
+    Stall(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct FakePage {
+    body: Vec<u8>,
+    content_type: String,
+    etag: Option<String>,
+    behaviour: Behaviour,
+}
+
+#[derive(Default)]
+struct SiteState {
+    pages: Mutex<HashMap<String, FakePage>>,
+    hits: Mutex<HashMap<String, usize>>,
+    not_modified: Mutex<HashMap<String, usize>>,
+}
+
+pub struct FakeSite {
+    pub base: Url,
+    state: Arc<SiteState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeSite {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeSite {
+    pub async fn start() -> Self {
+        let state = Arc::new(SiteState::default());
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            base: Url::parse(&format!("http://{addr}/")).unwrap(),
+            state,
+            server,
+        }
+    }
+
+    /// The site's URL for a path with its query, like `/news/articleView.html?idxno=1`.
+    pub fn url(&self, path_and_query: &str) -> Url {
+        self.base.join(path_and_query).unwrap()
+    }
+
+    fn put(&self, path_and_query: &str, page: FakePage) {
+        self.state
+            .pages
+            .lock()
+            .unwrap()
+            .insert(path_and_query.to_owned(), page);
+    }
+
+    /// Serves `body` with an ETag derived from it, so an unchanged page answers 304.
+    pub fn serve_bytes(&self, path_and_query: &str, body: Vec<u8>, content_type: &str) {
+        let etag = format!(
+            "\"{:x}-{}\"",
+            body.iter()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(*b))),
+            body.len()
+        );
+        self.put(
+            path_and_query,
+            FakePage {
+                body,
+                content_type: content_type.to_owned(),
+                etag: Some(etag),
+                behaviour: Behaviour::Serve,
+            },
+        );
+    }
+
+    /// Serves a fixture, with the real sites' addresses pointed at this fake site.
+    pub fn serve_fixture(&self, path_and_query: &str, fixture_rel: &str) {
+        let base = self.base.as_str().trim_end_matches('/');
+        let text = fixture(fixture_rel)
+            .replace("https://www.aitimes.com", base)
+            .replace("https://example-news.kr", base);
+        let content_type = if fixture_rel.ends_with(".xml") {
+            "application/rss+xml; charset=utf-8"
+        } else {
+            "text/html; charset=utf-8"
+        };
+        self.serve_bytes(path_and_query, text.into_bytes(), content_type);
+    }
+
+    /// Makes a path misbehave.
+    pub fn misbehave(&self, path_and_query: &str, behaviour: Behaviour) {
+        self.put(
+            path_and_query,
+            FakePage {
+                body: b"<html><body>oops</body></html>".to_vec(),
+                content_type: "text/html".into(),
+                etag: None,
+                behaviour,
+            },
+        );
+    }
+
+    /// Requests that reached a path (304s included).
+    pub fn hits(&self, path_and_query: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(path_and_query)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests to a path answered 304 Not Modified.
+    pub fn not_modified(&self, path_and_query: &str) -> usize {
+        self.state
+            .not_modified
+            .lock()
+            .unwrap()
+            .get(path_and_query)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+async fn handle(State(state): State<Arc<SiteState>>, request: Request) -> Response {
+    let key = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    *state.hits.lock().unwrap().entry(key.clone()).or_default() += 1;
+    let page = state.pages.lock().unwrap().get(&key).cloned();
+    let Some(page) = page else {
+        return (StatusCode::NOT_FOUND, "no such page").into_response();
+    };
+    match page.behaviour {
+        Behaviour::Serve => {}
+        Behaviour::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap();
+            return (status, "failure").into_response();
+        }
+        Behaviour::Endless => {
+            let chunk = axum::body::Bytes::from(vec![b'a'; 64 * 1024]);
+            let stream =
+                futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/html")
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Behaviour::RedirectLoop => {
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, key)
+                .body(Body::empty())
+                .unwrap();
+        }
+        Behaviour::Stall(d) => tokio::time::sleep(d).await,
+    }
+    if let (Some(etag), Some(sent)) = (&page.etag, request.headers().get(header::IF_NONE_MATCH))
+        && sent.as_bytes() == etag.as_bytes()
+    {
+        *state.not_modified.lock().unwrap().entry(key).or_default() += 1;
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut response = Response::new(Body::from(page.body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&page.content_type).unwrap(),
+    );
+    if let Some(etag) = page.etag {
+        headers.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    }
+    response
+}
