@@ -1,1 +1,227 @@
-fn main() {}
+//! Pipeline benchmarks (SPEC targets in BENCHMARKS.md). Run with `cargo bench --bench pipeline`.
+//!
+//! - parse and split one issue page (goal < 1 ms);
+//! - generic main-text extraction of 100-300 KB real article pages (goal < 5 ms);
+//! - near-duplicate check of one brief against 100,000 stored briefs in a real SQLite file
+//!   (goal < 1 ms). `BENCH_BRIEFS` changes the corpus size.
+//!
+//! A plain binary (`harness = false`): each case runs warm-up rounds, then reports the median,
+//! the 99th percentile and the maximum of its timed rounds.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use briefbot::config::DatabaseUrl;
+use briefbot::domain::{Brief, CanonicalUrl, Format, Issue, SourceId};
+use briefbot::scrape::{article, issue_from_page};
+use briefbot::store::{SourcePage, Store};
+use url::Url;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct Stats {
+    median: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn measure(warmup: usize, rounds: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    Stats {
+        median: times[times.len() / 2],
+        p99: times[(times.len() * 99 / 100).min(times.len() - 1)],
+        max: times[times.len() - 1],
+    }
+}
+
+fn report(name: &str, size: usize, s: &Stats) {
+    println!(
+        "{name:<58} {:>7} KB  median {:>9.3} ms  p99 {:>9.3} ms  max {:>9.3} ms",
+        size / 1024,
+        s.median.as_secs_f64() * 1e3,
+        s.p99.as_secs_f64() * 1e3,
+        s.max.as_secs_f64() * 1e3
+    );
+}
+
+fn parse_benches() {
+    println!("## Parsing (200 rounds each after 20 warm-up rounds)");
+    let url = Url::parse("https://www.aitimes.com/news/articleView.html?idxno=153427").unwrap();
+    for (name, file) in [
+        ("issue page, ndsoft profile: seed issue", "tests/fixtures/aitimes/issue_seed.html"),
+        ("issue page, ndsoft profile: [8월20일] issue", "tests/fixtures/aitimes/article_214145.html"),
+        ("issue page, wordpress profile: seed issue", "tests/fixtures/wordpress/issue_seed.html"),
+    ] {
+        let html = read(root().join(file));
+        let format = if file.contains("wordpress") { Format::Wordpress } else { Format::Ndsoft };
+        let stats = measure(20, 200, || {
+            let issue = issue_from_page(&html, &url, format, None).unwrap();
+            assert!(!issue.briefs.is_empty());
+        });
+        report(name, html.len(), &stats);
+    }
+    let real = root().join("../shared/fixtures/real");
+    for file in [
+        "korean_naver_news_607.html",
+        "tagdiv_newspaper10_caymancompass_prison.html",
+        "tagdiv_newspaper11_tdb_stluciatimes_dea.html",
+        "tagdiv_newspaper12_lokalo_weinbergsbahnen.html",
+        "tagdiv_newspaper_de_gutentach_sperrung.html",
+    ] {
+        let html = read(real.join(file));
+        let page = Url::parse("https://news.example/article/1").unwrap();
+        let stats = measure(20, 200, || {
+            let a = article::parse_article_generic(&html, &page).unwrap();
+            assert!(!a.lines.is_empty());
+        });
+        report(&format!("generic extraction: {file}"), html.len(), &stats);
+    }
+}
+
+/// A deterministic xorshift generator, so every run builds the same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// Words of the 401 real AI Times titles and leads: Korean with English names and numbers.
+fn vocabulary() -> Vec<String> {
+    let json: serde_json::Value =
+        serde_json::from_str(&read(root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"))).unwrap();
+    let mut words = Vec::new();
+    for item in json["items"].as_array().unwrap() {
+        for field in ["title", "lead"] {
+            words.extend(item[field].as_str().unwrap_or_default().split_whitespace().map(str::to_owned));
+        }
+    }
+    words
+}
+
+fn sentence(rng: &mut Rng, words: &[String], len: usize) -> String {
+    let mut s: Vec<&str> = (0..len).map(|_| rng.pick(words).as_str()).collect();
+    s.dedup();
+    s.join(" ")
+}
+
+fn brief(rng: &mut Rng, words: &[String]) -> Brief {
+    let headline = sentence(rng, words, 7);
+    let summary = format!(
+        "{}. {}. {}.",
+        sentence(rng, words, 12),
+        sentence(rng, words, 10),
+        sentence(rng, words, 11)
+    );
+    Brief { headline, summary }
+}
+
+/// Light rewording: one word dropped, punctuation and quotes changed, a word appended.
+fn reworded(rng: &mut Rng, b: &Brief) -> Brief {
+    let mut words: Vec<&str> = b.summary.split_whitespace().collect();
+    let drop = (rng.next() % words.len() as u64) as usize;
+    words.remove(drop);
+    Brief {
+        headline: format!("“{}”", b.headline.replace('…', ", ")),
+        summary: format!("{} 등", words.join(" ").replace('.', "…")),
+    }
+}
+
+fn dedup_bench(rt: &tokio::runtime::Runtime) {
+    let n: usize = std::env::var("BENCH_BRIEFS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let per_issue = 5;
+    println!("\n## Near-duplicate check against {n} stored briefs (SQLite file, LSH band index)");
+    let words = vocabulary();
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::Sqlite(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    rt.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let source = SourceId::parse("bench").unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut sample = Vec::new();
+        let started = Instant::now();
+        for i in 0..n / per_issue {
+            let briefs: Vec<Brief> = (0..per_issue).map(|_| brief(&mut rng, &words)).collect();
+            if i % 97 == 0 {
+                sample.push(briefs[0].clone());
+            }
+            let issue = Issue {
+                url: CanonicalUrl::parse(&format!("https://bench.example/issue/{i}")).unwrap(),
+                title: format!("[{}] {}", i, briefs[0].headline),
+                published_at: None,
+                lead: sentence(&mut rng, &words, 30),
+                text: briefs.iter().map(|b| format!("{} {}", b.headline, b.summary)).collect::<Vec<_>>().join("\n"),
+                briefs,
+            };
+            let page = SourcePage { url: issue.url.as_str(), html: "", format: "bench" };
+            store.record_issue(&source, &issue, &[], &page).await.unwrap();
+        }
+        let load = started.elapsed();
+        println!(
+            "ingest: {n} briefs in {} issues took {:.1} s ({:.0} briefs/s, each with its own near-duplicate check)",
+            n / per_issue,
+            load.as_secs_f64(),
+            n as f64 / load.as_secs_f64()
+        );
+
+        let fresh: Vec<Brief> = (0..1000).map(|_| brief(&mut rng, &words)).collect();
+        let near: Vec<Brief> = sample.iter().cycle().take(1000).map(|b| reworded(&mut rng, b)).collect();
+        for (name, queries, expect_match) in [("new brief (no match)", &fresh, false), ("reworded stored brief (match)", &near, true)] {
+            let mut times = Vec::with_capacity(queries.len());
+            let mut matched = 0;
+            for q in queries.iter().take(100) {
+                store.story_of(q).await.unwrap(); // warm-up
+            }
+            for q in queries {
+                let t = Instant::now();
+                let story = store.story_of(q).await.unwrap();
+                times.push(t.elapsed());
+                matched += usize::from(story.is_some());
+            }
+            times.sort();
+            let stats = Stats {
+                median: times[times.len() / 2],
+                p99: times[times.len() * 99 / 100],
+                max: times[times.len() - 1],
+            };
+            report(&format!("story_of: {name}"), 0, &stats);
+            println!("    matched {matched} of {} (expected {})", queries.len(), if expect_match { "all" } else { "none" });
+        }
+    });
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a name filter may follow.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    if wants("parse") {
+        parse_benches();
+    }
+    if wants("dedup") {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        dedup_bench(&rt);
+    }
+}

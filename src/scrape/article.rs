@@ -98,13 +98,35 @@ pub fn parse_article(
         Format::Wordpress => try_wordpress(),
         Format::Rss | Format::Auto => try_ndsoft().or_else(try_wordpress),
     };
+    finish(html_text, &doc, page_url, url, published_at, format, found)
+}
+
+/// Parses any page with the generic (Readability) extractor alone, whatever its layout.
+pub fn parse_article_generic(html_text: &str, page_url: &Url) -> Result<Article, ParseError> {
+    let doc = Html::parse_document(html_text);
+    let url = canonical_url(&doc, page_url)?;
+    let published_at = html::published_time(&doc);
+    finish(html_text, &doc, page_url, url, published_at, Format::Auto, None)
+}
+
+type Found = Option<(Profile, Option<String>, Vec<String>)>;
+
+fn finish(
+    html_text: &str,
+    doc: &Html,
+    page_url: &Url,
+    url: CanonicalUrl,
+    published_at: Option<DateTime<Utc>>,
+    format: Format,
+    found: Found,
+) -> Result<Article, ParseError> {
     let (profile, title, lines) = match found {
         Some(found) => found,
         None => {
             if matches!(format, Format::Ndsoft | Format::Wordpress) {
                 tracing::warn!(%page_url, %format, "layout not found; using the generic extractor");
             }
-            let (title, lines) = generic(html_text, &doc, page_url);
+            let (title, lines) = generic(html_text, doc, page_url);
             (Profile::Generic, title, lines)
         }
     };

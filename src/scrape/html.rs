@@ -227,10 +227,10 @@ pub fn without_site_name(doc: &Html, title: String) -> String {
         return title;
     };
     for sep in [" | ", " - ", " :: ", " – ", " — "] {
-        if let Some((head, tail)) = title.split_once(sep) {
-            if head.contains(site.as_str()) {
-                return tail.trim().to_owned();
-            }
+        if let Some((head, tail)) = title.split_once(sep)
+            && head.contains(site.as_str())
+        {
+            return tail.trim().to_owned();
         }
         if let Some((head, tail)) = title.rsplit_once(sep)
             && tail.contains(site.as_str())

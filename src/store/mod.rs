@@ -279,15 +279,29 @@ impl Store {
         page: &SourcePage<'_>,
     ) -> Result<Recorded> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
-        if let Some((id, url)) = find_duplicate(&mut tx, issue, seen_at).await? {
-            for u in seen_at {
-                insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
+        // IMMEDIATE takes SQLite's write lock up front: two sources recording the same issue at
+        // once are serialized, instead of both reading "not stored" and one failing on commit.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = match find_duplicate(&mut tx, issue, seen_at).await? {
+            Some(dup) => Err(dup),
+            None => match insert_issue(&mut tx, source, issue, page, at).await? {
+                Some(id) => Ok(id),
+                // A unique key says it is stored after all (same URL or content).
+                None => Err(find_duplicate(&mut tx, issue, seen_at)
+                    .await?
+                    .ok_or_else(|| StoreError::Sql(sqlx::Error::RowNotFound))?),
+            },
+        };
+        let id = match inserted {
+            Ok(id) => id,
+            Err((id, url)) => {
+                for u in seen_at {
+                    insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
+                }
+                tx.commit().await?;
+                return Ok(Recorded::Duplicate { id, url });
             }
-            tx.commit().await?;
-            return Ok(Recorded::Duplicate { id, url });
-        }
-        let id = insert_issue(&mut tx, source, issue, page, at).await?;
+        };
         insert_issue_url(&mut tx, issue.url.as_str(), id, source, at).await?;
         for u in seen_at {
             insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
@@ -474,17 +488,19 @@ async fn insert_bands(
     Ok(())
 }
 
+/// Inserts an issue; `None` when its URL or content hash is stored already.
 async fn insert_issue(
     conn: &mut SqliteConnection,
     source: &SourceId,
     issue: &Issue,
     page: &SourcePage<'_>,
     at: DateTime<Utc>,
-) -> Result<i64> {
-    let id: i64 = sqlx::query_scalar(
+) -> Result<Option<i64>> {
+    let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO issues (source_id, url, title, published_at, first_seen_at, lead, body_text,
                              content_hash, page_url, page_html, page_format)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING
          RETURNING id",
     )
     .bind(source.as_str())
@@ -498,7 +514,7 @@ async fn insert_issue(
     .bind(page.url)
     .bind(page.html)
     .bind(page.format)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?;
     Ok(id)
 }

@@ -6,7 +6,7 @@ use briefbot::config::SourceConfig;
 use briefbot::domain::{CanonicalUrl, Format, SourceId};
 use briefbot::scrape::fetch::{FetchError, Fetched, Fetcher};
 use briefbot::scrape::{ScrapeError, issue_from_page};
-use briefbot::store::Store;
+use briefbot::store::{Recorded, SourcePage, Store};
 
 use crate::support::{
     Behaviour, FakeSite, TestDb, fixture, fixture_bytes, real_fixture_bytes, scraper, test_limits,
@@ -542,4 +542,27 @@ async fn an_rss_source_scrapes_the_pages_its_items_link() {
         1,
         "the tracking parameters were dropped before fetching"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sources_recording_the_same_issue_at_once_store_it_once() {
+    let url = url::Url::parse("https://www.aitimes.com/news/articleView.html?idxno=153427").unwrap();
+    let issue = issue_from_page(&fixture("aitimes/issue_seed.html"), &url, Format::Ndsoft, None).unwrap();
+    let mut copy = issue.clone();
+    copy.url = CanonicalUrl::parse("https://mirror.example/2023/09/08/").unwrap();
+    let page = SourcePage { url: "https://example/", html: "", format: "ndsoft" };
+    let (a, b) = (SourceId::parse("a").unwrap(), SourceId::parse("b").unwrap());
+
+    for round in 0..5 {
+        let db = TestDb::new();
+        let store = db.store().await;
+        let (x, y) = tokio::join!(
+            store.record_issue(&a, &issue, &[], &page),
+            store.record_issue(&b, &copy, &[], &page)
+        );
+        let results = [x.unwrap(), y.unwrap()];
+        let new = results.iter().filter(|r| matches!(r, Recorded::New { .. })).count();
+        assert_eq!(new, 1, "round {round}: {results:?}");
+        assert_eq!(stored_count(&store).await, 1);
+    }
 }
