@@ -64,12 +64,25 @@ fn parse_benches() {
     println!("## Parsing (200 rounds each after 20 warm-up rounds)");
     let url = Url::parse("https://www.aitimes.com/news/articleView.html?idxno=153427").unwrap();
     for (name, file) in [
-        ("issue page, ndsoft profile: seed issue", "tests/fixtures/aitimes/issue_seed.html"),
-        ("issue page, ndsoft profile: [8월20일] issue", "tests/fixtures/aitimes/article_214145.html"),
-        ("issue page, wordpress profile: seed issue", "tests/fixtures/wordpress/issue_seed.html"),
+        (
+            "issue page, ndsoft profile: seed issue",
+            "tests/fixtures/aitimes/issue_seed.html",
+        ),
+        (
+            "issue page, ndsoft profile: [8월20일] issue",
+            "tests/fixtures/aitimes/article_214145.html",
+        ),
+        (
+            "issue page, wordpress profile: seed issue",
+            "tests/fixtures/wordpress/issue_seed.html",
+        ),
     ] {
         let html = read(root().join(file));
-        let format = if file.contains("wordpress") { Format::Wordpress } else { Format::Ndsoft };
+        let format = if file.contains("wordpress") {
+            Format::Wordpress
+        } else {
+            Format::Ndsoft
+        };
         let stats = measure(20, 200, || {
             let issue = issue_from_page(&html, &url, format, None).unwrap();
             assert!(!issue.briefs.is_empty());
@@ -111,12 +124,20 @@ impl Rng {
 
 /// Words of the 401 real AI Times titles and leads: Korean with English names and numbers.
 fn vocabulary() -> Vec<String> {
-    let json: serde_json::Value =
-        serde_json::from_str(&read(root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"))).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&read(
+        root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"),
+    ))
+    .unwrap();
     let mut words = Vec::new();
     for item in json["items"].as_array().unwrap() {
         for field in ["title", "lead"] {
-            words.extend(item[field].as_str().unwrap_or_default().split_whitespace().map(str::to_owned));
+            words.extend(
+                item[field]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned),
+            );
         }
     }
     words
@@ -151,12 +172,18 @@ fn reworded(rng: &mut Rng, b: &Brief) -> Brief {
 }
 
 fn dedup_bench(rt: &tokio::runtime::Runtime) {
-    let n: usize = std::env::var("BENCH_BRIEFS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("BENCH_BRIEFS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let per_issue = 5;
     println!("\n## Near-duplicate check against {n} stored briefs (SQLite file, LSH band index)");
     let words = vocabulary();
     let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let url = DatabaseUrl::Sqlite(format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ));
     rt.block_on(async {
         let store = Store::open(&url).await.unwrap();
         let source = SourceId::parse("bench").unwrap();
@@ -221,7 +248,10 @@ fn main() {
         parse_benches();
     }
     if wants("dedup") {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         dedup_bench(&rt);
     }
 }

@@ -351,13 +351,7 @@ async fn parse_one(
 
 /// A local page's own idea of its address: its canonical link or `og:url`.
 fn declared_url(text: &str) -> Option<Url> {
-    let doc = scraper::Html::parse_document(text);
-    let canonical = scraper::Selector::parse("link[rel=\"canonical\"][href]").ok()?;
-    doc.select(&canonical)
-        .filter_map(|l| l.value().attr("href"))
-        .chain(scrape::html::meta(&doc, &["og:url"]).as_deref())
-        .filter_map(|href| Url::parse(href.trim()).ok())
-        .find(|u| matches!(u.scheme(), "http" | "https"))
+    scrape::meta::self_declared_url(&scraper::Html::parse_document(text))
 }
 
 /// A stand-in address for a local file that names none: `http://localhost/<file name>`.

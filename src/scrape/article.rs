@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::brief;
 use super::html::{self, selector};
+use super::{brief, meta};
 use crate::domain::{CanonicalUrl, Format, Issue};
 
 /// What a page says before it is split into lead and items.
@@ -62,8 +62,16 @@ static WP_BODY: LazyLock<Vec<Selector>> = LazyLock::new(|| {
 });
 static WP_TITLE: LazyLock<Selector> =
     LazyLock::new(|| selector("h1.entry-title, h1.tdb-title-text, h1.td-page-title"));
-static H1: LazyLock<Selector> = LazyLock::new(|| selector("h1"));
-static CANONICAL: LazyLock<Selector> = LazyLock::new(|| selector("link[rel=\"canonical\"][href]"));
+
+/// Strings whose absence proves a page is neither NDSoft nor WordPress, so `auto` can go
+/// straight to the generic extractor and parse the page once.
+const PROFILE_MARKERS: &[&str] = &[
+    "article-view-content-div",
+    "articleBody",
+    "td-post-content",
+    "tdb_single_content",
+    "entry-content",
+];
 
 /// Parses an issue page fetched from `page_url`. `format` picks the profile; `ndsoft` and
 /// `wordpress` fall back to the generic extractor when their layout is not found (a redesign
@@ -73,61 +81,74 @@ pub fn parse_article(
     page_url: &Url,
     format: Format,
 ) -> Result<Article, ParseError> {
-    let doc = Html::parse_document(html_text);
-    let url = canonical_url(&doc, page_url)?;
-    let published_at = html::published_time(&doc);
-
-    let try_ndsoft = || {
-        best_body(&doc, &NDSOFT_BODY).map(|lines| {
-            let title = html::meta(&doc, &["og:title"])
-                .or_else(|| html::first_text(&doc, &NDSOFT_TITLE))
-                .or_else(|| html::document_title(&doc));
-            (Profile::Ndsoft, title, lines)
-        })
-    };
-    let try_wordpress = || {
-        best_body(&doc, &WP_BODY).map(|lines| {
-            let title = html::first_text(&doc, &WP_TITLE)
-                .or_else(|| html::meta(&doc, &["og:title"]))
-                .or_else(|| html::document_title(&doc));
-            (Profile::Wordpress, title, lines)
-        })
-    };
-    let found = match format {
-        Format::Ndsoft => try_ndsoft(),
-        Format::Wordpress => try_wordpress(),
-        Format::Rss | Format::Auto => try_ndsoft().or_else(try_wordpress),
-    };
-    finish(html_text, &doc, page_url, url, published_at, format, found)
-}
-
-/// Parses any page with the generic (Readability) extractor alone, whatever its layout.
-pub fn parse_article_generic(html_text: &str, page_url: &Url) -> Result<Article, ParseError> {
-    let doc = Html::parse_document(html_text);
-    let url = canonical_url(&doc, page_url)?;
-    let published_at = html::published_time(&doc);
-    finish(html_text, &doc, page_url, url, published_at, Format::Auto, None)
+    let explicit = matches!(format, Format::Ndsoft | Format::Wordpress);
+    if explicit || PROFILE_MARKERS.iter().any(|m| html_text.contains(m)) {
+        let doc = Html::parse_document(html_text);
+        let found = match format {
+            Format::Ndsoft => ndsoft(&doc),
+            Format::Wordpress => wordpress(&doc),
+            Format::Rss | Format::Auto => ndsoft(&doc).or_else(|| wordpress(&doc)),
+        };
+        if let Some((profile, title, lines)) = found {
+            return Ok(Article {
+                url: canonical_url(&doc, page_url)?,
+                title: clean_title(title),
+                published_at: meta::published_time(&doc),
+                lines,
+                profile,
+            });
+        }
+        if explicit {
+            tracing::warn!(%page_url, %format, "layout not found; using the generic extractor");
+        }
+    }
+    parse_article_generic(html_text, page_url)
 }
 
 type Found = Option<(Profile, Option<String>, Vec<String>)>;
 
-fn finish(
-    html_text: &str,
-    doc: &Html,
-    page_url: &Url,
-    url: CanonicalUrl,
-    published_at: Option<DateTime<Utc>>,
-    format: Format,
-    found: Found,
-) -> Result<Article, ParseError> {
-    let (profile, title, lines) = match found {
-        Some(found) => found,
-        None => {
-            if matches!(format, Format::Ndsoft | Format::Wordpress) {
-                tracing::warn!(%page_url, %format, "layout not found; using the generic extractor");
-            }
-            let (title, lines) = generic(html_text, doc, page_url);
-            (Profile::Generic, title, lines)
+fn ndsoft(doc: &Html) -> Found {
+    best_body(doc, &NDSOFT_BODY).map(|lines| {
+        let title = meta::meta(doc, &["og:title"])
+            .or_else(|| first_text(doc, &NDSOFT_TITLE))
+            .or_else(|| meta::document_title(doc));
+        (Profile::Ndsoft, title, lines)
+    })
+}
+
+fn wordpress(doc: &Html) -> Found {
+    best_body(doc, &WP_BODY).map(|lines| {
+        let title = first_text(doc, &WP_TITLE)
+            .or_else(|| meta::meta(doc, &["og:title"]).map(|t| meta::without_site_name(doc, t)))
+            .or_else(|| meta::document_title(doc));
+        (Profile::Wordpress, title, lines)
+    })
+}
+
+/// Parses any page with the generic (Readability) extractor alone, whatever its layout. The
+/// page is parsed once, into the DOM the Readability port works on.
+pub fn parse_article_generic(html_text: &str, page_url: &Url) -> Result<Article, ParseError> {
+    let doc = dom_query::Document::from(html_text);
+    let url = canonical_url(&doc, page_url)?;
+    let title = clean_title(meta::generic_title(&doc));
+    let published_at = meta::published_time(&doc);
+    let cfg = dom_smoothie::Config {
+        text_mode: dom_smoothie::TextMode::Formatted,
+        ..Default::default()
+    };
+    let extracted =
+        dom_smoothie::Readability::with_document(doc, Some(page_url.as_str()), Some(cfg))
+            .and_then(|mut r| r.parse());
+    let lines: Vec<String> = match extracted {
+        Ok(article) => article
+            .text_content
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect(),
+        Err(e) => {
+            tracing::debug!(%page_url, error = %e, "readability found no article");
+            Vec::new()
         }
     };
     if lines.is_empty() {
@@ -135,10 +156,10 @@ fn finish(
     }
     Ok(Article {
         url,
-        title: title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        title,
         published_at,
         lines,
-        profile,
+        profile: Profile::Generic,
     })
 }
 
@@ -165,22 +186,20 @@ impl Article {
     }
 }
 
-/// The page's own canonical link when it stays on the same site and is not the home page
-/// (broken themes point every page at `/`, which would merge every issue into one);
-/// otherwise the fetched URL.
-fn canonical_url(doc: &Html, page_url: &Url) -> Result<CanonicalUrl, ParseError> {
-    let site = |u: &Url| {
-        u.host_str()
-            .map(|h| h.trim_start_matches("www.").to_ascii_lowercase())
-    };
-    let declared = doc
-        .select(&CANONICAL)
-        .filter_map(|l| l.value().attr("href"))
-        .filter_map(|href| page_url.join(href.trim()).ok())
-        .find(|u| {
-            site(u) == site(page_url) && u.path() != "/" && matches!(u.scheme(), "http" | "https")
-        });
-    CanonicalUrl::from_url(declared.unwrap_or_else(|| page_url.clone())).map_err(ParseError::BadUrl)
+fn clean_title(title: Option<String>) -> Option<String> {
+    title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// The page's own same-site canonical link, otherwise the fetched URL.
+fn canonical_url(doc: &impl meta::Dom, page_url: &Url) -> Result<CanonicalUrl, ParseError> {
+    let url = meta::declared_canonical(doc, page_url).unwrap_or_else(|| page_url.clone());
+    CanonicalUrl::from_url(url).map_err(ParseError::BadUrl)
+}
+
+fn first_text(doc: &Html, css: &Selector) -> Option<String> {
+    doc.select(css)
+        .map(html::inline_text)
+        .find(|t| !t.is_empty())
 }
 
 /// Lines of the matching element with the most text, trying selectors in order.
@@ -191,33 +210,4 @@ fn best_body(doc: &Html, selectors: &[Selector]) -> Option<Vec<String>> {
             .filter(|lines| !lines.is_empty())
             .max_by_key(|lines| lines.iter().map(String::len).sum::<usize>())
     })
-}
-
-/// Readability (dom_smoothie) for pages of unknown layout.
-fn generic(html_text: &str, doc: &Html, page_url: &Url) -> (Option<String>, Vec<String>) {
-    let title = html::first_text(doc, &WP_TITLE)
-        .or_else(|| {
-            html::meta(doc, &["og:title", "twitter:title"]).map(|t| html::without_site_name(doc, t))
-        })
-        .or_else(|| html::first_text(doc, &H1))
-        .or_else(|| html::document_title(doc));
-    let cfg = dom_smoothie::Config {
-        text_mode: dom_smoothie::TextMode::Formatted,
-        ..Default::default()
-    };
-    let extracted = dom_smoothie::Readability::new(html_text, Some(page_url.as_str()), Some(cfg))
-        .and_then(|mut r| r.parse());
-    let lines = match extracted {
-        Ok(article) => article
-            .text_content
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| !l.is_empty())
-            .collect(),
-        Err(e) => {
-            tracing::debug!(%page_url, error = %e, "readability found no article");
-            Vec::new()
-        }
-    };
-    (title, lines)
 }

@@ -1,11 +1,9 @@
 //! DOM helpers shared by the page profiles: main-text lines out of an element, metadata, and
 //! lenient date parsing.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Node, Selector};
 
 use crate::domain::kst;
 
@@ -198,106 +196,6 @@ pub fn selector(css: &str) -> Selector {
     Selector::parse(css).unwrap_or_else(|e| panic!("invalid built-in selector {css:?}: {e}"))
 }
 
-/// The `content` of the first `<meta>` whose `property` or `name` is one of `keys`.
-pub fn meta(doc: &Html, keys: &[&str]) -> Option<String> {
-    static META: LazyLock<Selector> = LazyLock::new(|| selector("meta[content]"));
-    keys.iter().find_map(|key| {
-        doc.select(&META).find_map(|m| {
-            let el = m.value();
-            let named = el.attr("property").or_else(|| el.attr("name"))?;
-            if named.eq_ignore_ascii_case(key) {
-                let content = el.attr("content")?.trim();
-                (!content.is_empty()).then(|| content.to_owned())
-            } else {
-                None
-            }
-        })
-    })
-}
-
-/// The text of the first element matching `css` that has any.
-pub fn first_text(doc: &Html, css: &Selector) -> Option<String> {
-    doc.select(css).map(inline_text).find(|t| !t.is_empty())
-}
-
-/// A title without the site's name (`og:site_name`) on either side of a separator, as in
-/// "대전일보 모바일 :: headline".
-pub fn without_site_name(doc: &Html, title: String) -> String {
-    let Some(site) = meta(doc, &["og:site_name"]) else {
-        return title;
-    };
-    for sep in [" | ", " - ", " :: ", " – ", " — "] {
-        if let Some((head, tail)) = title.split_once(sep)
-            && head.contains(site.as_str())
-        {
-            return tail.trim().to_owned();
-        }
-        if let Some((head, tail)) = title.rsplit_once(sep)
-            && tail.contains(site.as_str())
-        {
-            return head.trim().to_owned();
-        }
-    }
-    title
-}
-
-/// `<title>` without a trailing ` - Site` / ` | Site` part.
-pub fn document_title(doc: &Html) -> Option<String> {
-    static TITLE: LazyLock<Selector> = LazyLock::new(|| selector("title"));
-    let title = first_text(doc, &TITLE)?;
-    // "Headline - Site", "Headline | Site", or "Site :: Headline": keep the longer side.
-    for sep in [" | ", " - ", " :: ", " – ", " — "] {
-        if let Some((head, tail)) = title.split_once(sep) {
-            let (head, tail) = (head.trim(), tail.trim());
-            let longer = if tail.chars().count() > head.chars().count() {
-                tail
-            } else {
-                head
-            };
-            return Some(longer.to_owned());
-        }
-    }
-    Some(title)
-}
-
-static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
-static DATA_TIME: LazyLock<Selector> = LazyLock::new(|| selector("[data-date-time]"));
-static LD: LazyLock<Selector> = LazyLock::new(|| selector(r#"script[type="application/ld+json"]"#));
-static JSON_LD: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r#""datePublished"\s*:\s*"([^"]+)""#).expect("valid regex"));
-
-/// The page's publish time from its metadata: Open Graph / article meta, `<time datetime>`,
-/// or JSON-LD `datePublished`.
-pub fn published_time(doc: &Html) -> Option<DateTime<Utc>> {
-    meta(
-        doc,
-        &[
-            "article:published_time",
-            "og:article:published_time",
-            "pubdate",
-            "publishdate",
-            "date",
-            "dc.date.issued",
-        ],
-    )
-    .and_then(|s| parse_datetime(&s))
-    .or_else(|| {
-        doc.select(&LD).find_map(|s| {
-            let text: String = s.text().collect();
-            JSON_LD.captures(&text).and_then(|c| parse_datetime(&c[1]))
-        })
-    })
-    .or_else(|| {
-        doc.select(&TIME)
-            .find_map(|t| t.value().attr("datetime").and_then(parse_datetime))
-    })
-    .or_else(|| {
-        // Naver News and others: <span data-date-time="2023-11-02 20:06:13">.
-        doc.select(&DATA_TIME)
-            .find_map(|t| t.value().attr("data-date-time").and_then(parse_datetime))
-    })
-}
-
 /// Parses the date forms news sites use. A time without a zone is Korean time (KST), which is
 /// what AI Times' feed and list pages mean; a bare date is midnight KST.
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
@@ -349,6 +247,7 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scraper::Html;
 
     fn lines(html: &str) -> Vec<String> {
         let doc = Html::parse_fragment(html);

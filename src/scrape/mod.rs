@@ -8,6 +8,7 @@ pub mod charset;
 pub mod fetch;
 pub mod html;
 pub mod listing;
+pub mod meta;
 
 use chrono::Utc;
 

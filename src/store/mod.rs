@@ -310,7 +310,7 @@ impl Store {
             &mut tx,
             "issue",
             id,
-            &dedup::band_keys(&dedup::shingles(&issue.text)),
+            &dedup::band_keys(&dedup::shingles(&issue.text), dedup::ISSUE_LSH),
         )
         .await?;
         for (position, brief) in issue.briefs.iter().enumerate() {
@@ -437,16 +437,68 @@ async fn find_duplicate(
         return Ok(Some((id, issue_url(conn, id).await?)));
     }
     let shingles = dedup::shingles(&issue.text);
-    for id in candidates(conn, "issue", &dedup::band_keys(&shingles)).await? {
-        let text: String = sqlx::query_scalar("SELECT body_text FROM issues WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let ids = candidates(
+        conn,
+        "issue",
+        &dedup::band_keys(&shingles, dedup::ISSUE_LSH),
+    )
+    .await?;
+    let texts: Vec<(i64, String)> =
+        fetch_by_ids(conn, "SELECT id, body_text FROM issues", &ids).await?;
+    for (id, text) in texts {
         if dedup::issues_match(&shingles, &dedup::shingles(&text)) {
             return Ok(Some((id, issue_url(conn, id).await?)));
         }
     }
     Ok(None)
+}
+
+/// Runs `select` (a statement without a WHERE clause) for the rows whose `id` is in `ids`,
+/// keeping the order of `ids`.
+async fn fetch_by_ids<T>(
+    conn: &mut SqliteConnection,
+    select: &'static str,
+    ids: &[i64],
+) -> Result<Vec<T>>
+where
+    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasId,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only placeholders are formatted into the SQL; the ids themselves are bound.
+    let sql = format!("{select} WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let mut rows = query.fetch_all(conn).await?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id()));
+    Ok(rows)
+}
+
+trait HasId {
+    fn id(&self) -> i64;
+}
+
+impl HasId for (i64, String) {
+    fn id(&self) -> i64 {
+        self.0
+    }
+}
+
+impl HasId for (i64, i64, String, String) {
+    fn id(&self) -> i64 {
+        self.0
+    }
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Items sharing at least one band key, most shared keys first.
@@ -455,11 +507,10 @@ async fn candidates(conn: &mut SqliteConnection, kind: &str, keys: &[i64]) -> Re
         return Ok(Vec::new());
     }
     // Only placeholders are formatted into the SQL; the keys themselves are bound.
-    let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
          GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $2",
-        placeholders.join(", ")
+        placeholders(3, keys.len())
     );
     let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(kind)
@@ -476,15 +527,25 @@ async fn insert_bands(
     id: i64,
     keys: &[i64],
 ) -> Result<()> {
-    let unique: HashSet<i64> = keys.iter().copied().collect();
-    for key in unique {
-        sqlx::query("INSERT INTO similarity_bands (kind, band, item_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(kind)
-            .bind(key)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+    let mut unique: Vec<i64> = keys.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.is_empty() {
+        return Ok(());
     }
+    // One statement for all keys; only placeholders are formatted into the SQL.
+    let rows: Vec<String> = (0..unique.len())
+        .map(|i| format!("($1, ${}, $2)", i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO similarity_bands (kind, band, item_id) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(kind).bind(id);
+    for key in unique {
+        query = query.bind(key);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
@@ -553,22 +614,22 @@ async fn story_of(
     if by_headline.is_some() {
         return Ok(by_headline);
     }
-    for id in candidates(conn, "brief", &dedup::band_keys(shingles)).await? {
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT story_id, headline, summary FROM briefs WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some((story, headline, summary)) = row
-            && dedup::briefs_match(
+    let ids = candidates(conn, "brief", &dedup::band_keys(shingles, dedup::BRIEF_LSH)).await?;
+    let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
+        conn,
+        "SELECT id, story_id, headline, summary FROM briefs",
+        &ids,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .find(|(_, _, headline, summary)| {
+            dedup::briefs_match(
                 shingles,
-                &dedup::shingles(&dedup::brief_text(&headline, &summary)),
+                &dedup::shingles(&dedup::brief_text(headline, summary)),
             )
-        {
-            return Ok(Some(story));
-        }
-    }
-    Ok(None)
+        })
+        .map(|(_, story, _, _)| story))
 }
 
 async fn insert_brief(
@@ -597,6 +658,12 @@ async fn insert_brief(
             .execute(&mut *conn)
             .await?;
     }
-    insert_bands(conn, "brief", id, &dedup::band_keys(&shingles)).await?;
+    insert_bands(
+        conn,
+        "brief",
+        id,
+        &dedup::band_keys(&shingles, dedup::BRIEF_LSH),
+    )
+    .await?;
     Ok(id)
 }

@@ -546,11 +546,22 @@ async fn an_rss_source_scrapes_the_pages_its_items_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_recording_the_same_issue_at_once_store_it_once() {
-    let url = url::Url::parse("https://www.aitimes.com/news/articleView.html?idxno=153427").unwrap();
-    let issue = issue_from_page(&fixture("aitimes/issue_seed.html"), &url, Format::Ndsoft, None).unwrap();
+    let url =
+        url::Url::parse("https://www.aitimes.com/news/articleView.html?idxno=153427").unwrap();
+    let issue = issue_from_page(
+        &fixture("aitimes/issue_seed.html"),
+        &url,
+        Format::Ndsoft,
+        None,
+    )
+    .unwrap();
     let mut copy = issue.clone();
     copy.url = CanonicalUrl::parse("https://mirror.example/2023/09/08/").unwrap();
-    let page = SourcePage { url: "https://example/", html: "", format: "ndsoft" };
+    let page = SourcePage {
+        url: "https://example/",
+        html: "",
+        format: "ndsoft",
+    };
     let (a, b) = (SourceId::parse("a").unwrap(), SourceId::parse("b").unwrap());
 
     for round in 0..5 {
@@ -561,7 +572,10 @@ async fn two_sources_recording_the_same_issue_at_once_store_it_once() {
             store.record_issue(&b, &copy, &[], &page)
         );
         let results = [x.unwrap(), y.unwrap()];
-        let new = results.iter().filter(|r| matches!(r, Recorded::New { .. })).count();
+        let new = results
+            .iter()
+            .filter(|r| matches!(r, Recorded::New { .. }))
+            .count();
         assert_eq!(new, 1, "round {round}: {results:?}");
         assert_eq!(stored_count(&store).await, 1);
     }
