@@ -104,6 +104,24 @@ fn parse_benches() {
             assert!(!a.lines.is_empty());
         });
         report(&format!("generic extraction: {file}"), html.len(), &stats);
+        let stripped = briefbot::scrape::html::without_scripts_and_styles(&html);
+        let parse_only = measure(20, 200, || {
+            let doc = dom_query::Document::from(stripped.as_str());
+            assert!(doc.root().first_child().is_some());
+        });
+        report(
+            "    of which parsing the HTML without scripts (dom_query)",
+            html.len(),
+            &parse_only,
+        );
+        let strip = measure(20, 200, || {
+            assert!(!briefbot::scrape::html::without_scripts_and_styles(&html).is_empty());
+        });
+        report(
+            "    of which dropping scripts and styles",
+            html.len(),
+            &strip,
+        );
     }
 }
 

@@ -128,12 +128,13 @@ fn wordpress(doc: &Html) -> Found {
 /// Parses any page with the generic (Readability) extractor alone, whatever its layout. The
 /// page is parsed once, into the DOM the Readability port works on.
 pub fn parse_article_generic(html_text: &str, page_url: &Url) -> Result<Article, ParseError> {
-    let doc = dom_query::Document::from(html_text);
+    let doc = dom_query::Document::from(html::without_scripts_and_styles(html_text));
     let url = canonical_url(&doc, page_url)?;
     let title = clean_title(meta::generic_title(&doc));
     let published_at = meta::published_time(&doc);
     let cfg = dom_smoothie::Config {
         text_mode: dom_smoothie::TextMode::Formatted,
+        candidate_select_mode: dom_smoothie::CandidateSelectMode::DomSmoothie,
         ..Default::default()
     };
     let extracted =

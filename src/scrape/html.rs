@@ -191,6 +191,53 @@ pub fn inline_text(el: ElementRef<'_>) -> String {
     out.trim().to_owned()
 }
 
+/// The page without its scripts and style sheets (JSON-LD metadata is kept). They are most of
+/// the bytes of a typical news page and never article text, so the HTML parser is spared them.
+/// As in HTML itself, a script ends at the first `</script` and an unclosed one runs to the end.
+pub fn without_scripts_and_styles(html: &str) -> String {
+    // ASCII lowercasing keeps every byte offset, so positions found in `lower` cut `html`.
+    let lower = html.to_ascii_lowercase();
+    let find = |from: usize, pat: &str| lower[from..].find(pat).map(|i| from + i);
+    let mut out = String::with_capacity(html.len());
+    let mut kept = 0;
+    let mut next = [find(0, "<script"), find(0, "<style")];
+    loop {
+        let (which, open) = match next {
+            [Some(a), Some(b)] if b < a => (1, b),
+            [Some(a), _] => (0, a),
+            [None, Some(b)] => (1, b),
+            [None, None] => break,
+        };
+        let (name, close) = if which == 0 {
+            ("<script", "</script")
+        } else {
+            ("<style", "</style")
+        };
+        let after_name = open + name.len();
+        let is_tag = lower[after_name..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_whitespace() || c == '>' || c == '/');
+        let tag_end = find(after_name, ">").map_or(lower.len(), |i| i + 1);
+        let end = find(tag_end, close)
+            .map(|i| find(i, ">").map_or(lower.len(), |j| j + 1))
+            .unwrap_or(lower.len());
+        let json_ld = lower[open..tag_end].contains("ld+json");
+        let resume = if is_tag { end } else { after_name };
+        if is_tag && !json_ld {
+            out.push_str(&html[kept..open]);
+            kept = end;
+        }
+        for (slot, pat) in next.iter_mut().zip(["<script", "<style"]) {
+            if slot.is_some_and(|p| p < resume) {
+                *slot = find(resume, pat);
+            }
+        }
+    }
+    out.push_str(&html[kept..]);
+    out
+}
+
 /// Parses a selector known at compile time.
 pub fn selector(css: &str) -> Selector {
     Selector::parse(css).unwrap_or_else(|e| panic!("invalid built-in selector {css:?}: {e}"))
@@ -270,6 +317,29 @@ mod tests {
         let doc = Html::parse_document(&html);
         let got = text_lines(doc.root_element());
         assert!(got.iter().all(|l| l.len() < 10));
+    }
+
+    #[test]
+    fn scripts_and_styles_go_but_json_ld_stays() {
+        let html = "<head><SCRIPT src=x>var a = '<p>';</script ><style>p{}</style>\
+                    <script type=\"application/ld+json\">{\"datePublished\":\"2023\"}</script></head><p>본문</p>";
+        let out = without_scripts_and_styles(html);
+        assert_eq!(
+            out,
+            "<head><script type=\"application/ld+json\">{\"datePublished\":\"2023\"}</script></head><p>본문</p>"
+        );
+        assert_eq!(
+            without_scripts_and_styles("<p>a</p><scripts>b</scripts>"),
+            "<p>a</p><scripts>b</scripts>"
+        );
+        assert_eq!(
+            without_scripts_and_styles("<p>a</p><script>never closed"),
+            "<p>a</p>"
+        );
+        assert_eq!(
+            without_scripts_and_styles("가<style>x</style>나<script>y</script>다"),
+            "가나다"
+        );
     }
 
     #[test]

@@ -17,6 +17,14 @@ pub trait Dom {
     fn text(&self, css: &str) -> Option<String>;
     /// The raw text of the elements matching `css` (for scripts).
     fn raw_texts(&self, css: &str) -> Vec<String>;
+    /// Every `<meta>` with content, as (lowercased `property` or `name`, trimmed `content`),
+    /// in one pass over the document.
+    fn meta_tags(&self) -> Vec<(String, String)>;
+}
+
+fn meta_pair(key: Option<&str>, content: Option<&str>) -> Option<(String, String)> {
+    let (key, content) = (key?.trim(), content?.trim());
+    (!content.is_empty()).then(|| (key.to_ascii_lowercase(), content.to_owned()))
 }
 
 fn collapse(s: &str) -> String {
@@ -48,6 +56,20 @@ impl Dom for scraper::Html {
             return Vec::new();
         };
         self.select(&sel).map(|e| e.text().collect()).collect()
+    }
+
+    fn meta_tags(&self) -> Vec<(String, String)> {
+        static META: LazyLock<scraper::Selector> =
+            LazyLock::new(|| scraper::Selector::parse("meta[content]").expect("valid selector"));
+        self.select(&META)
+            .filter_map(|m| {
+                let el = m.value();
+                meta_pair(
+                    el.attr("property").or_else(|| el.attr("name")),
+                    el.attr("content"),
+                )
+            })
+            .collect()
     }
 }
 
@@ -84,16 +106,29 @@ impl Dom for dom_query::Document {
             .map(|n| n.text().to_string())
             .collect()
     }
+
+    fn meta_tags(&self) -> Vec<(String, String)> {
+        static META: LazyLock<dom_query::Matcher> =
+            LazyLock::new(|| dom_query::Matcher::new("meta[content]").expect("valid selector"));
+        self.select_matcher(&META)
+            .nodes()
+            .iter()
+            .filter_map(|n| {
+                let key = n.attr("property").or_else(|| n.attr("name"));
+                let content = n.attr("content");
+                meta_pair(key.as_deref(), content.as_deref())
+            })
+            .collect()
+    }
 }
 
 /// The `content` of the first `<meta>` whose `property` or `name` is one of `keys`.
 pub fn meta(doc: &impl Dom, keys: &[&str]) -> Option<String> {
+    let tags = doc.meta_tags();
     keys.iter().find_map(|key| {
-        ["property", "name"].iter().find_map(|attr| {
-            doc.attrs(&format!("meta[{attr}=\"{key}\" i][content]"), "content")
-                .into_iter()
-                .next()
-        })
+        tags.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+            .map(|(_, content)| content.clone())
     })
 }
 

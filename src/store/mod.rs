@@ -33,7 +33,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How many LSH candidates are compared exactly at most; the best-matching come first.
-const MAX_CANDIDATES: i64 = 64;
+const MAX_CANDIDATES: i64 = 16;
 
 /// The time as stored: UTC, whole seconds.
 pub fn now() -> DateTime<Utc> {
