@@ -18,12 +18,15 @@
 //! - [`store`] — the only module with SQL; decides what is new.
 //! - [`schedule`] — the polling loop with backoff.
 //! - [`output`] and [`cli`] — what the command line prints and does.
+//! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
+//!   scraped text escaped so it can neither format nor ping.
 
 pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod domain;
 pub mod output;
+pub mod render;
 pub mod schedule;
 pub mod scrape;
 pub mod store;
