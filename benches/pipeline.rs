@@ -178,14 +178,19 @@ fn brief(rng: &mut Rng, words: &[String]) -> Brief {
     Brief { headline, summary }
 }
 
-/// Light rewording: one word dropped, punctuation and quotes changed, a word appended.
+/// Light rewording that changes the headline too (so the check must go past the exact
+/// headline key to the n-gram index): a word dropped from each, punctuation and quotes changed,
+/// a particle appended.
 fn reworded(rng: &mut Rng, b: &Brief) -> Brief {
-    let mut words: Vec<&str> = b.summary.split_whitespace().collect();
-    let drop = (rng.next() % words.len() as u64) as usize;
-    words.remove(drop);
+    let drop_one = |rng: &mut Rng, text: &str| {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        let drop = (rng.next() % words.len() as u64) as usize;
+        words.remove(drop);
+        words.join(" ")
+    };
     Brief {
-        headline: format!("“{}”", b.headline.replace('…', ", ")),
-        summary: format!("{} 등", words.join(" ").replace('.', "…")),
+        headline: format!("“{}”", drop_one(rng, &b.headline)),
+        summary: format!("{} 등", drop_one(rng, &b.summary).replace('.', "…")),
     }
 }
 
