@@ -17,6 +17,8 @@
 //!   with a MinHash LSH index.
 //! - [`store`] — the only module with SQL; decides what is new.
 //! - [`schedule`] — the polling loop with backoff.
+//! - [`deliver`] — the outbox worker: posts owed deliveries to Discord, paced, with nonces, and
+//!   pauses channels that refuse.
 //! - [`output`] and [`cli`] — what the command line prints and does.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
@@ -24,6 +26,7 @@
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod deliver;
 pub mod domain;
 pub mod output;
 pub mod render;

@@ -124,21 +124,34 @@ pub fn render_issue(
     filter: &ItemFilter<'_>,
     skip: &HashSet<usize>,
 ) -> Vec<Message> {
+    let Some(items) = selected_items(issue.briefs, filter, skip) else {
+        return Vec::new();
+    };
+    let embeds = std::iter::once(lead_embed(issue))
+        .chain(items.into_iter().map(|i| item_embed(&issue.briefs[i])))
+        .collect();
+    pack(embeds)
+}
+
+/// The indices of the briefs [`render_issue`] posts, in order; `None` when it posts nothing (a
+/// keyword filter that no unskipped item matches).
+pub fn selected_items(
+    briefs: &[Brief],
+    filter: &ItemFilter<'_>,
+    skip: &HashSet<usize>,
+) -> Option<Vec<usize>> {
     let matcher = Matcher::new(filter);
-    let items: Vec<&Brief> = issue
-        .briefs
+    let items: Vec<usize> = briefs
         .iter()
         .enumerate()
         .filter(|(i, brief)| !skip.contains(i) && matcher.matches(brief))
-        .map(|(_, brief)| brief)
+        .map(|(i, _)| i)
         .collect();
     if matcher.is_selective() && items.is_empty() {
-        return Vec::new();
+        None
+    } else {
+        Some(items)
     }
-    let embeds = std::iter::once(lead_embed(issue))
-        .chain(items.into_iter().map(item_embed))
-        .collect();
-    pack(embeds)
 }
 
 /// Escapes Discord markdown so that scraped text shows exactly as written: `\ * _ ~ ` | [ ] ( )

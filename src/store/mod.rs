@@ -18,6 +18,8 @@ use crate::dedup;
 use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::scrape::fetch::Validators;
 
+pub mod outbox;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
@@ -298,6 +300,10 @@ impl Store {
                 for u in seen_at {
                     insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
                 }
+                // Republished by another source: its subscribers that lack the issue get it.
+                let first_seen = outbox::first_seen_at(&mut tx, id).await?;
+                let published = issue.published_at;
+                outbox::enqueue_new(&mut tx, id, source.as_str(), published, first_seen).await?;
                 tx.commit().await?;
                 return Ok(Recorded::Duplicate { id, url });
             }
@@ -316,6 +322,7 @@ impl Store {
         for (position, brief) in issue.briefs.iter().enumerate() {
             insert_brief(&mut tx, id, position as i64, brief).await?;
         }
+        outbox::enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
         tx.commit().await?;
         Ok(Recorded::New { id })
     }
@@ -333,20 +340,39 @@ impl Store {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let briefs = briefs_of(&self.pool, row.id).await?;
-            out.push(StoredIssue {
-                id: row.id,
-                source_id: row.source_id,
-                url: row.url,
-                title: row.title,
-                published_at: row.published_at,
-                first_seen_at: row.first_seen_at,
-                lead: row.lead,
-                text: row.body_text,
-                briefs,
-            });
+            out.push(self.with_briefs(row).await?);
         }
         Ok(out)
+    }
+
+    /// One stored issue with its briefs.
+    pub async fn issue(&self, id: i64) -> Result<Option<StoredIssue>> {
+        let row: Option<IssueRow> = sqlx::query_as(
+            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
+             FROM issues WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.with_briefs(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_briefs(&self, row: IssueRow) -> Result<StoredIssue> {
+        let briefs = briefs_of(&self.pool, row.id).await?;
+        Ok(StoredIssue {
+            id: row.id,
+            source_id: row.source_id,
+            url: row.url,
+            title: row.title,
+            published_at: row.published_at,
+            first_seen_at: row.first_seen_at,
+            lead: row.lead,
+            text: row.body_text,
+            briefs,
+        })
     }
 
     /// The story a brief item belongs to: the id of the first stored brief telling the same

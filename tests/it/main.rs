@@ -6,6 +6,7 @@
 //! - `cli` — the `briefbot` binary as an operator runs it.
 
 mod cli;
+mod deliver;
 mod parse;
 mod scrape;
 mod support;

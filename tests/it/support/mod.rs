@@ -1,5 +1,6 @@
 //! Test support: fixture files, a fake news site, and a fresh store per test.
 
+pub mod discord;
 pub mod site;
 
 use std::path::PathBuf;

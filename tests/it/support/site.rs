@@ -115,6 +115,26 @@ impl FakeSite {
         self.serve_bytes(path_and_query, text.into_bytes(), content_type);
     }
 
+    /// Serves a fixture as if it had just been published: its `2026-08-DD` publish time
+    /// becomes `22 - DD` hours ago, so issues keep their order and fall in the catch-up window.
+    pub fn serve_fresh_fixture(&self, path_and_query: &str, fixture_rel: &str) {
+        let base = self.base.as_str().trim_end_matches('/');
+        let re = regex::Regex::new(r"2026-08-(\d{2})T07:00:00\+09:00").unwrap();
+        let now = chrono::Utc::now();
+        let text = fixture(fixture_rel)
+            .replace("https://www.aitimes.com", base)
+            .replace("https://example-news.kr", base);
+        let text = re.replace_all(&text, |c: &regex::Captures<'_>| {
+            let day: i64 = c[1].parse().unwrap();
+            (now - chrono::Duration::hours(22 - day)).to_rfc3339()
+        });
+        self.serve_bytes(
+            path_and_query,
+            text.into_owned().into_bytes(),
+            "text/html; charset=utf-8",
+        );
+    }
+
     /// Makes a path misbehave.
     pub fn misbehave(&self, path_and_query: &str, behaviour: Behaviour) {
         self.put(

@@ -1,0 +1,458 @@
+//! The delivery worker posting through the real serenity HTTP client to a fake Discord, from a
+//! real SQLite outbox filled by the real scraper.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use briefbot::config::SourceConfig;
+use briefbot::deliver::{Deliverer, DeliverySettings, Step};
+use briefbot::store::Store;
+use briefbot::store::outbox::ALL_SOURCES;
+
+use crate::support::discord::FakeDiscord;
+use crate::support::{FakeSite, TestDb, scraper};
+
+const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
+const GUILD: i64 = 7;
+const ADMIN: i64 = 99;
+
+fn article(idxno: u32) -> String {
+    format!("/news/articleView.html?idxno={idxno}")
+}
+
+/// The AI Times look-alike with only the given issues listed.
+async fn site_with(issues: &[u32]) -> FakeSite {
+    let site = FakeSite::start().await;
+    serve_list(&site, issues);
+    for idxno in [214199, 214145, 214100, 214043] {
+        site.serve_fresh_fixture(&article(idxno), &format!("aitimes/article_{idxno}.html"));
+    }
+    site
+}
+
+/// Serves a list page with these entries (newest first as given).
+fn serve_list(site: &FakeSite, issues: &[u32]) {
+    let items: String = issues
+        .iter()
+        .map(|n| {
+            let title = match n {
+                214199 => "[8월21일] 오픈AI가 ‘컴퓨터 유즈’에 보인 자신감",
+                214145 => "[8월20일] 데이터센터 반발 '달래기'에 나선 빅테크",
+                214100 => "[8월19일] 도메인 특화 AI의 다음 경쟁력은 ‘메모리’",
+                _ => "[8월18일] AI 의료의 새로운 돌파구",
+            };
+            format!(
+                "<li><h4 class=\"titles\"><a href=\"{}\">{title}</a></h4></li>",
+                article(*n)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
+    );
+    site.serve_bytes(LIST, html.into_bytes(), "text/html; charset=utf-8");
+}
+
+fn source(site: &FakeSite) -> SourceConfig {
+    SourceConfig {
+        list_url: site.url(LIST),
+        ..SourceConfig::aitimes_briefing()
+    }
+}
+
+fn fast() -> DeliverySettings {
+    DeliverySettings {
+        min_interval: Duration::from_millis(1),
+        retry_base: Duration::ZERO,
+        idle_poll: Duration::from_millis(10),
+        ..DeliverySettings::default()
+    }
+}
+
+fn deliverer(store: &Store, discord: &FakeDiscord) -> Deliverer {
+    let names = HashMap::from([(
+        "aitimes-briefing".to_owned(),
+        "AI타임스 뉴스 브리핑".to_owned(),
+    )]);
+    Deliverer::new(store.clone(), discord.http(), names, fast())
+}
+
+/// Steps until nothing is due; returns the steps taken.
+async fn drain(d: &mut Deliverer) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for _ in 0..100 {
+        match d.step().await.unwrap() {
+            Step::Idle => return steps,
+            step => steps.push(step),
+        }
+        // Retries fall due at once with a zero retry base (but not 429 waits of a second).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the outbox never drained: {steps:?}");
+}
+
+#[tokio::test]
+async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
+    let site = site_with(&[214100, 214043]).await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    let scraper = scraper(store.clone());
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+
+    let steps = drain(&mut deliverer(&store, &discord)).await;
+
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    let posted = discord.messages(100);
+    assert_eq!(posted.len(), 2);
+    // Oldest first: [8월18일] (214043, 6 items) then [8월19일] (214100, 5 items).
+    let first = posted[0].embeds();
+    assert_eq!(first.len(), 7);
+    assert!(first[0]["title"].as_str().unwrap().contains("8월18일"));
+    assert!(first[0]["url"].as_str().unwrap().ends_with("idxno=214043"));
+    assert_eq!(first[0]["footer"]["text"], "AI타임스 뉴스 브리핑");
+    assert!(first[0]["timestamp"].is_string());
+    assert!(first[1]["title"].as_str().unwrap().starts_with("■ "));
+    assert_eq!(posted[1].embeds().len(), 6);
+    for m in &posted {
+        assert_eq!(
+            m.body["allowed_mentions"]["parse"],
+            serde_json::json!([]),
+            "no pings: {}",
+            m.body
+        );
+        assert_eq!(m.body["enforce_nonce"], true);
+        assert!(m.nonce().unwrap().len() <= 25);
+    }
+
+    // A new issue appears: only it is posted.
+    serve_list(&site, &[214145, 214100, 214043]);
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+    let mut again = deliverer(&store, &discord);
+    drain(&mut again).await;
+    assert_eq!(discord.messages(100).len(), 3);
+    assert_eq!(again.step().await.unwrap(), Step::Idle);
+}
+
+#[tokio::test]
+async fn issues_stored_before_the_subscription_are_not_posted() {
+    let site = site_with(&[214043]).await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let store = db.store().await;
+    let scraper = scraper(store.clone());
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+
+    drain(&mut deliverer(&store, &discord)).await;
+    assert!(discord.messages(100).is_empty());
+
+    serve_list(&site, &[214100, 214043]);
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+    assert_eq!(
+        discord.messages(100).len(),
+        1,
+        "the issue first seen after subscribing arrives"
+    );
+}
+
+#[tokio::test]
+async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_posts() {
+    let site = site_with(&[214100]).await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let store = db.store().await;
+    let expected: serde_json::Value = serde_json::from_str(&crate::support::fixture(
+        "aitimes/article_214100.expected.json",
+    ))
+    .unwrap();
+    let headline = expected["briefs"][2]["headline"].as_str().unwrap();
+    let keyword: String = headline
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_owned();
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, Some(&keyword), ADMIN)
+        .await
+        .unwrap();
+    store
+        .subscribe(
+            GUILD,
+            101,
+            "aitimes-briefing",
+            Some("존재하지않는키워드"),
+            ADMIN,
+        )
+        .await
+        .unwrap();
+    store
+        .subscribe(GUILD, 102, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert!(store.unsubscribe(102, ALL_SOURCES).await.unwrap());
+    let scraper = scraper(store.clone());
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+
+    drain(&mut deliverer(&store, &discord)).await;
+
+    let posted = discord.messages(100);
+    assert_eq!(posted.len(), 1);
+    let items: Vec<String> = posted[0].embeds()[1..]
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["title"].as_str().unwrap(),
+                e["description"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        !items.is_empty() && items.len() < 5,
+        "only matching items: {items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .all(|t| t.to_lowercase().contains(&keyword.to_lowercase())),
+        "{items:?}"
+    );
+    assert!(
+        discord.messages(101).is_empty(),
+        "no item matches: nothing posted"
+    );
+    assert!(discord.messages(102).is_empty(), "unsubscribed");
+}
+
+#[tokio::test]
+async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_again() {
+    let site = site_with(&[214145]).await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    let scraper = scraper(store.clone());
+    scraper.scrape_source(&source(&site), false).await.unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+
+    // 214199 repeats one item of 214145.
+    serve_list(&site, &[214199, 214145]);
+    let report = scraper.scrape_source(&source(&site), false).await.unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+    let posted = discord.messages(100);
+    assert_eq!(posted.len(), 2);
+    assert_eq!(
+        posted[1].embeds().len(),
+        1 + 6 - 1,
+        "the repeated item is left out"
+    );
+
+    let issue = report.issues[0].id.unwrap();
+    store.enqueue_repost(100, issue).await.unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+    let posted = discord.messages(100);
+    assert_eq!(posted.len(), 3);
+    assert_eq!(
+        posted[2].embeds().len(),
+        1 + 6,
+        "a repost is the whole issue"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_post_is_retried_and_exists_once() {
+    let site = site_with(&[214043]).await;
+    let discord = FakeDiscord::start().await;
+    discord.script(100, &[429]);
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
+    let mut d = deliverer(&store, &discord);
+
+    let first = d.step().await.unwrap();
+    assert!(
+        matches!(first, Step::Retry { after, .. } if after >= Duration::from_secs(1)),
+        "{first:?}"
+    );
+    assert_eq!(d.step().await.unwrap(), Step::Idle, "waits out the 429");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(matches!(d.step().await.unwrap(), Step::Sent { .. }));
+
+    assert_eq!(discord.messages(100).len(), 1);
+    assert_eq!(discord.requests(100), 2);
+}
+
+#[tokio::test]
+async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_get_posts() {
+    let site = site_with(&[214043]).await;
+    let discord = FakeDiscord::start().await;
+    discord.break_channel(100, 403);
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    store
+        .subscribe(GUILD, 200, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
+
+    let steps = drain(&mut deliverer(&store, &discord)).await;
+
+    assert_eq!(discord.requests(100), 3, "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, Step::Paused { reason, .. } if reason.contains("403")))
+    );
+    assert_eq!(discord.messages(200).len(), 1);
+    let subs = store.subscriptions(GUILD).await.unwrap();
+    let dead = subs.iter().find(|s| s.channel_id == 100).unwrap();
+    assert!(dead.paused_at.is_some());
+    assert!(dead.pause_reason.as_deref().unwrap().contains("403"));
+
+    // The next issue is not tried on the paused channel.
+    serve_list(&site, &[214100, 214043]);
+    scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+    assert_eq!(discord.requests(100), 3);
+    assert_eq!(discord.messages(200).len(), 2);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_retried_with_the_same_nonce_and_posts_once() {
+    let site = site_with(&[214043]).await;
+    let discord = FakeDiscord::start().await;
+    // Discord stores the message but the answer is lost (a 502 on the way back).
+    discord.lose_answers(100, 1);
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
+
+    let steps = drain(&mut deliverer(&store, &discord)).await;
+
+    assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
+    assert_eq!(
+        discord.requests(100),
+        2,
+        "posted again after the lost answer"
+    );
+    assert_eq!(
+        discord.messages(100).len(),
+        1,
+        "the nonce made the retry a no-op"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_delivery() {
+    let site = site_with(&[214100, 214043]).await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    {
+        let store = db.store().await;
+        store
+            .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+            .await
+            .unwrap();
+        scraper(store.clone())
+            .scrape_source(&source(&site), false)
+            .await
+            .unwrap();
+        // The first delivery is posted; the process dies before it records anything: the
+        // message exists at Discord, the outbox still says pending.
+        let d = store
+            .due_delivery(briefbot::store::now())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut worker = deliverer(&store, &discord);
+        worker.step().await.unwrap();
+        sqlx::query("UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1")
+            .bind(d.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM channel_stories")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(discord.messages(100).len(), 1);
+
+    // A new process on the same database.
+    let store = db.store().await;
+    drain(&mut deliverer(&store, &discord)).await;
+    assert_eq!(
+        discord.messages(100).len(),
+        2,
+        "the interrupted one once, the other once"
+    );
+
+    let store = db.store().await;
+    assert_eq!(
+        deliverer(&store, &discord).step().await.unwrap(),
+        Step::Idle
+    );
+    assert_eq!(discord.messages(100).len(), 2);
+}
+
+#[tokio::test]
+async fn issues_older_than_the_catch_up_window_are_stored_but_not_posted() {
+    let site = FakeSite::start().await;
+    serve_list(&site, &[214043]);
+    // The fixture as it is: published in August, months before "now".
+    site.serve_fixture(&article(214043), "aitimes/article_214043.html");
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let store = db.store().await;
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+
+    let report = scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
+    drain(&mut deliverer(&store, &discord)).await;
+
+    assert_eq!(report.issues.len(), 1);
+    assert!(discord.messages(100).is_empty());
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+}
