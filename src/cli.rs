@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+use crate::bot;
 use crate::config::{self, ConfigError, Settings, SourceConfig};
+use crate::deliver::DeliverySettings;
 use crate::domain::{CanonicalUrl, Format};
 use crate::output;
 use crate::schedule;
@@ -29,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Migrate the database and poll every source on its interval until stopped (the default)
+    /// Connect to Discord: migrate, register slash commands, poll the sources and post new issues (the default)
     Run,
     /// One scrape pass over the sources; prints each new issue with its briefs
     Scrape(ScrapeArgs),
@@ -141,18 +143,39 @@ fn pick_sources(
 
 async fn run_bot() -> anyhow::Result<ExitCode> {
     let (settings, sources) = load()?;
+    let Some(token) = settings.discord_token.clone() else {
+        return Err(ConfigError {
+            origin: "environment".into(),
+            field: "DISCORD_TOKEN".into(),
+            message: "not set; `briefbot run` needs the bot's token (see README: Discord set-up). `briefbot scrape` works without one".into(),
+        }
+        .into());
+    };
     let store = Store::open(&settings.database_url).await?;
     tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
-    if settings.discord_token.is_none() {
-        tracing::warn!("DISCORD_TOKEN is not set; scraping only, nothing is posted");
-    }
-    let scraper = Scraper::new(fetcher()?, store);
+    let scraper = Scraper::new(fetcher()?, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let scheduler = tokio::spawn(schedule::run(scraper, sources, stopped));
-    shutdown_signal().await;
-    tracing::info!("stopping: finishing the passes in flight");
+    let scheduler = tokio::spawn(schedule::run(scraper, sources.clone(), stopped.clone()));
+    let bot = bot::Bot {
+        store,
+        sources,
+        started: std::time::Instant::now(),
+        guild_id: settings.guild_id,
+    };
+    let http = bot::http_client(&token, settings.api_proxy.as_ref());
+    let mut discord = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));
+    let outcome = tokio::select! {
+        _ = shutdown_signal() => None,
+        ended = &mut discord => Some(ended),
+    };
+    tracing::info!("stopping: finishing the work in flight");
     let _ = stop.send(true);
     scheduler.await.context("the scheduler ended abnormally")?;
+    let ended = match outcome {
+        Some(ended) => ended,
+        None => discord.await,
+    };
+    ended.context("the Discord task ended abnormally")??;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,10 +19,12 @@
 //! - [`schedule`] — the polling loop with backoff.
 //! - [`deliver`] — the outbox worker: posts owed deliveries to Discord, paced, with nonces, and
 //!   pauses channels that refuse.
+//! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
 //! - [`output`] and [`cli`] — what the command line prints and does.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
 
+pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod dedup;

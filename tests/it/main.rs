@@ -5,6 +5,7 @@
 //! - `scrape` — the real scraper against a fake news site on 127.0.0.1 and a real SQLite file.
 //! - `cli` — the `briefbot` binary as an operator runs it.
 
+mod bot;
 mod cli;
 mod deliver;
 mod parse;

@@ -1,6 +1,8 @@
-//! A fake Discord REST API on 127.0.0.1 for the real serenity HTTP client (proxy mode): it
-//! stores posted messages per channel, honours `enforce_nonce` (a repeated nonce returns the
-//! message already created), and can answer a channel with errors.
+//! A fake Discord on 127.0.0.1 for the real serenity client: the REST API in proxy mode (it
+//! stores posted messages per channel, honours `enforce_nonce` — a repeated nonce returns the
+//! message already created —, can answer a channel with errors, registers commands and takes
+//! interaction responses) and a gateway websocket (HELLO, IDENTIFY, READY, heartbeats, and
+//! INTERACTION_CREATE events pushed by the test).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -9,8 +11,14 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub const APP_ID: u64 = 4242;
+pub const BOT_USER: u64 = 42;
 
 /// A message as the fake received it.
 #[derive(Debug, Clone)]
@@ -42,17 +50,28 @@ struct DiscordState {
     lost_answers: HashMap<u64, usize>,
     /// Post requests per channel, answered or not.
     requests: HashMap<u64, usize>,
+    /// The last bulk-overwritten command list, by scope (`global` or the guild id).
+    commands: HashMap<String, Value>,
+    /// Interaction callbacks (`/interactions/{id}/{token}/callback`) by token.
+    callbacks: HashMap<String, Value>,
+    /// Edits of the original response (after a deferral) by token.
+    edits: HashMap<String, Value>,
+    /// Gateway connections made (IDENTIFY received).
+    identified: usize,
 }
 
 pub struct FakeDiscord {
     pub base: String,
     state: Arc<Mutex<DiscordState>>,
+    events: mpsc::UnboundedSender<Value>,
     server: tokio::task::JoinHandle<()>,
+    gateway: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FakeDiscord {
     fn drop(&mut self) {
         self.server.abort();
+        self.gateway.abort();
     }
 }
 
@@ -64,21 +83,79 @@ impl FakeDiscord {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_addr = ws_listener.local_addr().unwrap();
         let app = Router::new()
-            .route(
-                "/api/v10/gateway",
-                get(move || async move { axum::Json(json!({ "url": format!("ws://{addr}") })) }),
-            )
+            .route("/api/v10/gateway", get(move || async move { axum::Json(json!({ "url": format!("ws://{ws_addr}") })) }))
+            .route("/api/v10/gateway/bot", get(move || async move {
+                axum::Json(json!({ "url": format!("ws://{ws_addr}"), "shards": 1,
+                    "session_start_limit": { "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1 } }))
+            }))
             .route("/api/v10/channels/{channel}/messages", post(create_message))
+            .route("/api/v10/applications/{app}/commands", put(set_global_commands))
+            .route("/api/v10/applications/{app}/guilds/{guild}/commands", put(set_guild_commands))
+            .route("/api/v10/interactions/{id}/{token}/callback", post(interaction_callback))
+            .route("/api/v10/webhooks/{app}/{token}/messages/@original", patch(edit_original))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
+        let (events, rx) = mpsc::unbounded_channel();
+        let gateway = tokio::spawn(serve_gateway(
+            ws_listener,
+            ws_addr.to_string(),
+            rx,
+            state.clone(),
+        ));
         Self {
             base: format!("http://{addr}"),
             state,
+            events,
             server,
+            gateway,
         }
+    }
+
+    /// The commands registered for `scope` (`global` or a guild id), once there are some.
+    pub async fn registered_commands(&self, scope: &str) -> Value {
+        for _ in 0..500 {
+            if let Some(c) = self.state.lock().unwrap().commands.get(scope) {
+                return c.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no commands were registered for {scope}");
+    }
+
+    /// Sends an INTERACTION_CREATE over the gateway and waits for the bot's final answer: the
+    /// callback's `data`, or for a deferred answer (type 5) the edit that follows. Returns
+    /// (callback type, data).
+    pub async fn interact(&self, interaction: Value) -> (u64, Value) {
+        let token = interaction["token"].as_str().unwrap().to_owned();
+        self.events.send(interaction).unwrap();
+        for _ in 0..1000 {
+            {
+                let s = self.state.lock().unwrap();
+                if let Some(cb) = s.callbacks.get(&token) {
+                    let kind = cb["type"].as_u64().unwrap();
+                    if kind != 5 {
+                        return (kind, cb["data"].clone());
+                    }
+                    if let Some(edit) = s.edits.get(&token) {
+                        let mut data = edit.clone();
+                        data["flags"] = cb["data"]["flags"].clone();
+                        return (5, data);
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the bot never answered interaction {token}");
+    }
+
+    /// Gateway sessions identified so far.
+    pub fn identified(&self) -> usize {
+        self.state.lock().unwrap().identified
     }
 
     /// serenity's HTTP client, sending every call to this fake.
@@ -207,4 +284,191 @@ async fn create_message(
         "nonce": posted.body["nonce"].clone(),
     }))
     .into_response()
+}
+
+async fn set_global_commands(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    register(&state, "global".into(), body, None)
+}
+
+async fn set_guild_commands(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    Path((_app, guild)): Path<(u64, u64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    register(&state, guild.to_string(), body, Some(guild))
+}
+
+fn register(
+    state: &Mutex<DiscordState>,
+    scope: String,
+    body: Value,
+    guild: Option<u64>,
+) -> Response {
+    let commands: Vec<Value> = body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            c["id"] = json!((900 + i).to_string());
+            c["application_id"] = json!(APP_ID.to_string());
+            c["version"] = json!("1");
+            c["type"] = c.get("type").cloned().unwrap_or(json!(1));
+            if let Some(g) = guild {
+                c["guild_id"] = json!(g.to_string());
+            }
+            c
+        })
+        .collect();
+    state
+        .lock()
+        .unwrap()
+        .commands
+        .insert(scope, Value::Array(commands.clone()));
+    axum::Json(Value::Array(commands)).into_response()
+}
+
+async fn interaction_callback(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    Path((_id, token)): Path<(u64, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    state.lock().unwrap().callbacks.insert(token, body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn edit_original(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    Path((_app, token)): Path<(u64, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    state.lock().unwrap().edits.insert(token, body.clone());
+    axum::Json(json!({
+        "id": "1", "channel_id": "1",
+        "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
+        "content": body["content"].as_str().unwrap_or(""),
+        "timestamp": "2026-11-28T00:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
+        "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
+        "embeds": [], "pinned": false, "type": 0,
+    }))
+    .into_response()
+}
+
+/// One gateway session at a time: HELLO, wait for IDENTIFY, READY, then heartbeat ACKs and the
+/// test's events.
+async fn serve_gateway(
+    listener: tokio::net::TcpListener,
+    ws_addr: String,
+    events: mpsc::UnboundedReceiver<Value>,
+    state: Arc<Mutex<DiscordState>>,
+) {
+    let events = Arc::new(tokio::sync::Mutex::new(events));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            continue;
+        };
+        let (mut tx, mut rx) = ws.split();
+        let hello = json!({ "op": 10, "d": { "heartbeat_interval": 200 } });
+        if tx.send(WsMessage::Text(hello.to_string())).await.is_err() {
+            continue;
+        }
+        let mut seq = 0u64;
+        let mut events = events.lock().await;
+        loop {
+            tokio::select! {
+                frame = rx.next() => {
+                    let Some(Ok(frame)) = frame else { break };
+                    let Ok(text) = frame.into_text() else { continue };
+                    let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+                    match payload["op"].as_u64() {
+                        Some(1) => {
+                            let _ = tx.send(WsMessage::Text(json!({ "op": 11 }).to_string())).await;
+                        }
+                        Some(2) => {
+                            state.lock().unwrap().identified += 1;
+                            seq += 1;
+                            let ready = json!({ "op": 0, "t": "READY", "s": seq, "d": {
+                                "v": 10,
+                                "user": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
+                                "guilds": [],
+                                "session_id": "fake-session",
+                                "resume_gateway_url": format!("ws://{ws_addr}"),
+                                "application": { "id": APP_ID.to_string(), "flags": 0 },
+                            }});
+                            let _ = tx.send(WsMessage::Text(ready.to_string())).await;
+                        }
+                        _ => {}
+                    }
+                }
+                event = events.recv() => {
+                    let Some(d) = event else { return };
+                    seq += 1;
+                    let frame = json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d });
+                    let _ = tx.send(WsMessage::Text(frame.to_string())).await;
+                }
+            }
+        }
+    }
+}
+
+/// An INTERACTION_CREATE payload for a slash command. `permissions` is the member's (as a
+/// decimal string); `guild` None makes it a DM.
+pub fn command(
+    name: &str,
+    options: Value,
+    guild: Option<u64>,
+    channel: u64,
+    user: u64,
+    permissions: &str,
+) -> Value {
+    command_of_type(2, name, options, guild, channel, user, permissions)
+}
+
+/// An autocomplete interaction for `name` with `options` (one of them `focused`).
+pub fn autocomplete(name: &str, options: Value, guild: u64, channel: u64) -> Value {
+    command_of_type(4, name, options, Some(guild), channel, 1, "32")
+}
+
+fn command_of_type(
+    kind: u8,
+    name: &str,
+    options: Value,
+    guild: Option<u64>,
+    channel: u64,
+    user: u64,
+    permissions: &str,
+) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let user_obj = json!({ "id": user.to_string(), "username": format!("user{user}"), "discriminator": "0000" });
+    let mut d = json!({
+        "id": (500_000 + n).to_string(),
+        "application_id": APP_ID.to_string(),
+        "type": kind,
+        "token": format!("token-{n}"),
+        "version": 1,
+        "channel_id": channel.to_string(),
+        "locale": "ko",
+        "entitlements": [],
+        "attachment_size_limit": 8_388_608,
+        "data": { "id": "900", "name": name, "type": 1, "options": options },
+    });
+    match guild {
+        Some(g) => {
+            d["guild_id"] = json!(g.to_string());
+            d["member"] = json!({
+                "user": user_obj, "roles": [], "deaf": false, "mute": false, "flags": 0,
+                "permissions": permissions, "joined_at": "2026-01-01T00:00:00.000000+00:00",
+            });
+        }
+        None => d["user"] = user_obj,
+    }
+    d
 }

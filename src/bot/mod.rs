@@ -1,0 +1,116 @@
+//! The Discord side: serenity's gateway client with only the GUILDS intent, slash-command
+//! registration, and the interaction handler that hands each command to [`commands`].
+
+pub mod commands;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serenity::all::{
+    ClientBuilder, Context, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
+};
+use serenity::http::{Http, HttpBuilder};
+use tokio::sync::watch;
+use url::Url;
+
+use crate::config::{Secret, SourceConfig};
+use crate::deliver::{self, Deliverer, DeliverySettings};
+use crate::store::Store;
+
+/// What command handlers share.
+pub struct Bot {
+    pub store: Store,
+    pub sources: Vec<SourceConfig>,
+    pub started: Instant,
+    /// Register commands in this guild only (instant) instead of globally.
+    pub guild_id: Option<u64>,
+}
+
+/// serenity's HTTP client. With a proxy every REST call goes to it (serenity only honours a
+/// proxy with its ratelimiter off; the delivery worker paces posts and waits out 429s itself).
+pub fn http_client(token: &Secret, proxy: Option<&Url>) -> Http {
+    let builder = HttpBuilder::new(token.expose());
+    match proxy {
+        Some(url) => builder
+            .proxy(url.as_str().trim_end_matches('/'))
+            .ratelimiter_disabled(true)
+            .build(),
+        None => builder.build(),
+    }
+}
+
+struct Handler {
+    bot: Arc<Bot>,
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let commands = commands::definitions();
+        let result = match self.bot.guild_id {
+            Some(guild) => GuildId::new(guild).set_commands(&ctx.http, commands).await,
+            None => serenity::all::Command::set_global_commands(&ctx.http, commands).await,
+        };
+        match result {
+            Ok(registered) => tracing::info!(
+                user = %ready.user.name,
+                guilds = ready.guilds.len(),
+                commands = registered.len(),
+                scope = if self.bot.guild_id.is_some() { "guild" } else { "global" },
+                "connected to Discord; slash commands registered"
+            ),
+            Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Command(cmd) => commands::handle(&ctx.http, &self.bot, &cmd).await,
+            Interaction::Autocomplete(cmd) => {
+                commands::autocomplete(&ctx.http, &self.bot, &cmd).await
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Connects to Discord, serves commands and runs the delivery worker until `shutdown` turns
+/// true; then the post in flight finishes and is recorded before the connection closes.
+pub async fn run(
+    http: Http,
+    bot: Bot,
+    delivery: DeliverySettings,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let names = bot
+        .sources
+        .iter()
+        .map(|s| (s.id.to_string(), s.name.clone()))
+        .collect();
+    let store = bot.store.clone();
+    let handler = Handler { bot: Arc::new(bot) };
+    let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
+        .event_handler(handler)
+        .await?;
+    let deliverer = Deliverer::new(store, client.http.clone(), names, delivery);
+    let worker = tokio::spawn(deliver::run(deliverer, shutdown.clone()));
+    let shards = client.shard_manager.clone();
+    let mut gateway = tokio::spawn(async move { client.start().await });
+    let mut shutdown = shutdown;
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    tokio::select! {
+        () = stopped => {
+            let _ = worker.await;
+            shards.shutdown_all().await;
+            let _ = gateway.await;
+            Ok(())
+        }
+        ended = &mut gateway => match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("the Discord gateway connection ended")),
+            Err(e) => Err(anyhow::Error::new(e).context("the Discord gateway task failed")),
+        },
+    }
+}

@@ -1,0 +1,417 @@
+//! The bot end to end: the real serenity client over a websocket and HTTP to a fake Discord, a
+//! real SQLite file, the real scraper against the fake news site.
+
+use std::time::Duration;
+
+use briefbot::bot::{self, Bot};
+use briefbot::config::{Secret, SourceConfig};
+use briefbot::deliver::DeliverySettings;
+use briefbot::store::Store;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::support::discord::{FakeDiscord, autocomplete, command};
+use crate::support::{FakeSite, TestDb, scraper};
+
+const GUILD: u64 = 7;
+const CHANNEL: u64 = 100;
+const OTHER_CHANNEL: u64 = 200;
+const ADMIN: u64 = 11;
+const MEMBER: u64 = 12;
+/// MANAGE_GUILD (1 << 5), as Discord sends a member's permissions.
+const MANAGE_GUILD: &str = "32";
+/// SEND_MESSAGES and VIEW_CHANNEL only.
+const PLAIN: &str = "3072";
+const EPHEMERAL: u64 = 1 << 6;
+const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
+
+struct Running {
+    discord: FakeDiscord,
+    site: FakeSite,
+    store: Store,
+    source: SourceConfig,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _db: TestDb,
+}
+
+impl Running {
+    async fn start() -> Self {
+        let discord = FakeDiscord::start().await;
+        let site = FakeSite::start().await;
+        serve_list(&site, &[214043]);
+        for idxno in [214100, 214043] {
+            site.serve_fresh_fixture(
+                &format!("/news/articleView.html?idxno={idxno}"),
+                &format!("aitimes/article_{idxno}.html"),
+            );
+        }
+        let db = TestDb::new();
+        let store = db.store().await;
+        let source = SourceConfig {
+            list_url: site.url(LIST),
+            ..SourceConfig::aitimes_briefing()
+        };
+        let http = bot::http_client(
+            &Secret::new("fake-token".into()),
+            Some(&url::Url::parse(&discord.base).unwrap()),
+        );
+        let bot = Bot {
+            store: store.clone(),
+            sources: vec![source.clone()],
+            started: std::time::Instant::now(),
+            guild_id: Some(GUILD),
+        };
+        let delivery = DeliverySettings {
+            min_interval: Duration::from_millis(1),
+            idle_poll: Duration::from_millis(20),
+            ..DeliverySettings::default()
+        };
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(bot::run(http, bot, delivery, stopped));
+        discord.registered_commands(&GUILD.to_string()).await;
+        Self {
+            discord,
+            site,
+            store,
+            source,
+            stop,
+            task,
+            _db: db,
+        }
+    }
+
+    async fn ask(&self, name: &str, options: Value, user: u64, permissions: &str) -> (u64, Value) {
+        self.discord
+            .interact(command(
+                name,
+                options,
+                Some(GUILD),
+                CHANNEL,
+                user,
+                permissions,
+            ))
+            .await
+    }
+
+    async fn scrape(&self) {
+        scraper(self.store.clone())
+            .scrape_source(&self.source, false)
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for_messages(&self, channel: u64, n: usize) {
+        for _ in 0..300 {
+            if self.discord.messages(channel).len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "channel {channel} has {} messages, expected {n}",
+            self.discord.messages(channel).len()
+        );
+    }
+
+    async fn shutdown(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn serve_list(site: &FakeSite, issues: &[u32]) {
+    let items: String = issues
+        .iter()
+        .map(|n| format!("<li><h4 class=\"titles\"><a href=\"/news/articleView.html?idxno={n}\">[8월{}일] 브리핑</a></h4></li>", n % 30))
+        .collect();
+    let html = format!(
+        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
+    );
+    site.serve_bytes(LIST, html.into_bytes(), "text/html; charset=utf-8");
+}
+
+fn string_option(name: &str, value: &str) -> Value {
+    json!({ "name": name, "type": 3, "value": value })
+}
+
+fn is_ephemeral(data: &Value) -> bool {
+    data["flags"].as_u64().is_some_and(|f| f & EPHEMERAL != 0)
+}
+
+#[tokio::test]
+async fn commands_are_registered_with_korean_names_and_admin_permissions() {
+    let bot = Running::start().await;
+    let commands = bot.discord.registered_commands(&GUILD.to_string()).await;
+    let names: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "subscribe",
+            "unsubscribe",
+            "subscriptions",
+            "repost",
+            "status"
+        ]
+    );
+    for c in commands.as_array().unwrap() {
+        assert!(c["name_localizations"]["ko"].is_string(), "{c}");
+        assert!(c["description_localizations"]["ko"].is_string(), "{c}");
+        for o in c["options"].as_array().into_iter().flatten() {
+            assert!(o["name_localizations"]["ko"].is_string(), "{o}");
+            assert!(o["description_localizations"]["ko"].is_string(), "{o}");
+        }
+        let admin = c["name"] != "subscriptions";
+        assert_eq!(c["default_member_permissions"] == json!("32"), admin, "{c}");
+    }
+    assert_eq!(bot.discord.identified(), 1);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_subscribes_and_the_next_issue_arrives_as_embeds() {
+    let bot = Running::start().await;
+
+    let (kind, reply) = bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    assert_eq!(kind, 4);
+    assert!(
+        reply["content"].as_str().unwrap().contains("subscribed"),
+        "{reply}"
+    );
+    assert_eq!(reply["allowed_mentions"]["parse"], json!([]));
+
+    bot.scrape().await;
+    bot.wait_for_messages(CHANNEL, 1).await;
+    let posted = &bot.discord.messages(CHANNEL)[0];
+    let embeds = posted.embeds();
+    assert_eq!(embeds.len(), 1 + 6);
+    assert!(embeds[0]["url"].as_str().unwrap().ends_with("idxno=214043"));
+    assert_eq!(posted.body["allowed_mentions"]["parse"], json!([]));
+
+    // The next issue arrives too, once.
+    serve_list(&bot.site, &[214100, 214043]);
+    bot.scrape().await;
+    bot.wait_for_messages(CHANNEL, 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(bot.discord.messages(CHANNEL).len(), 2);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn members_without_manage_server_are_refused_privately_and_nothing_changes() {
+    let bot = Running::start().await;
+    bot.scrape().await;
+
+    for name in ["subscribe", "repost", "unsubscribe", "status"] {
+        let (kind, reply) = bot.ask(name, json!([]), MEMBER, PLAIN).await;
+        assert_eq!(kind, 4, "{name}");
+        assert!(is_ephemeral(&reply), "{name}: {reply}");
+        assert!(
+            reply["content"].as_str().unwrap().contains("Manage Server"),
+            "{name}: {reply}"
+        );
+    }
+    assert!(
+        bot.store
+            .subscriptions(GUILD as i64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(bot.store.pending_deliveries().await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(bot.discord.messages(CHANNEL).is_empty());
+
+    // Anyone may list subscriptions.
+    let (_, reply) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("no subscriptions"),
+        "{reply}"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn repost_posts_an_issue_again_after_a_deferred_reply() {
+    let bot = Running::start().await;
+    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    bot.scrape().await;
+    bot.wait_for_messages(CHANNEL, 1).await;
+
+    let (kind, reply) = bot
+        .ask(
+            "repost",
+            json!([string_option("issue", "latest")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+
+    assert_eq!(kind, 5, "deferred first");
+    assert!(
+        reply["content"].as_str().unwrap().starts_with("Reposting"),
+        "{reply}"
+    );
+    bot.wait_for_messages(CHANNEL, 2).await;
+    let posted = bot.discord.messages(CHANNEL);
+    assert_eq!(posted[0].embeds(), posted[1].embeds());
+    assert_ne!(posted[0].nonce(), posted[1].nonce());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn keyword_subscriptions_unsubscribing_and_the_listing() {
+    let bot = Running::start().await;
+    let channel = json!({ "name": "channel", "type": 7, "value": OTHER_CHANNEL.to_string() });
+    bot.ask(
+        "subscribe",
+        json!([
+            string_option("keywords", "존재하지않는단어, 또없는말"),
+            channel
+        ]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
+    bot.ask(
+        "subscribe",
+        json!([string_option("source", "aitimes-briefing")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
+
+    let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    let text = listing["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("<#{OTHER_CHANNEL}>")) && text.contains("존재하지않는단어"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("<#{CHANNEL}>")), "{text}");
+
+    let (_, reply) = bot
+        .ask(
+            "unsubscribe",
+            json!([string_option("source", "aitimes-briefing")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("no longer subscribed"),
+        "{reply}"
+    );
+
+    bot.scrape().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bot.discord.messages(CHANNEL).is_empty(), "unsubscribed");
+    assert!(
+        bot.discord.messages(OTHER_CHANNEL).is_empty(),
+        "no item matches the keywords"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
+    let bot = Running::start().await;
+
+    let (_, reply) = bot
+        .ask(
+            "subscribe",
+            json!([string_option("source", "nope")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+    assert!(is_ephemeral(&reply));
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("aitimes-briefing"),
+        "{reply}"
+    );
+
+    let long = "가".repeat(60);
+    let (_, reply) = bot
+        .ask(
+            "subscribe",
+            json!([string_option("keywords", &long)]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+    assert!(
+        is_ephemeral(&reply) && reply["content"].as_str().unwrap().contains("at most 50"),
+        "{reply}"
+    );
+
+    let (_, reply) = bot
+        .ask(
+            "repost",
+            json!([string_option("issue", "not a url")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+    assert!(
+        reply["content"].as_str().unwrap().contains("URL"),
+        "{reply}"
+    );
+
+    let (_, reply) = bot
+        .discord
+        .interact(command(
+            "subscribe",
+            json!([]),
+            None,
+            CHANNEL,
+            ADMIN,
+            MANAGE_GUILD,
+        ))
+        .await;
+    assert!(
+        is_ephemeral(&reply) && reply["content"].as_str().unwrap().contains("server"),
+        "{reply}"
+    );
+    assert!(
+        bot.store
+            .subscriptions(GUILD as i64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (kind, reply) = bot
+        .discord
+        .interact(autocomplete(
+            "subscribe",
+            json!([{ "name": "source", "type": 3, "value": "ai", "focused": true }]),
+            GUILD,
+            CHANNEL,
+        ))
+        .await;
+    assert_eq!(kind, 8);
+    let choices = reply["choices"].as_array().unwrap();
+    assert!(
+        choices.len() <= 25 && choices.iter().any(|c| c["value"] == "aitimes-briefing"),
+        "{reply}"
+    );
+    bot.shutdown().await;
+}
