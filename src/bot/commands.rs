@@ -394,13 +394,20 @@ pub async fn run(
                 escape_markdown(&truncate(&title, 200))
             )))
         }
-        "status" => status(bot).await,
+        "status" => status(bot, guild).await,
         _ => Ok(Reply::private("Unknown command.")),
     }
 }
 
-async fn status(bot: &Bot) -> Result<Reply, StoreError> {
+async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
     let states = bot.store.source_states().await?;
+    let paused: Vec<_> = bot
+        .store
+        .paused_subscriptions()
+        .await?
+        .into_iter()
+        .filter(|s| s.guild_id == guild)
+        .collect();
     let pending = bot.store.pending_deliveries().await?;
     let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or("never".to_owned(), |t| format!("<t:{}:R>", t.timestamp()))
@@ -431,6 +438,17 @@ async fn status(bot: &Bot) -> Result<Reply, StoreError> {
             );
         }
         text.push('\n');
+    }
+    for p in &paused {
+        let _ = writeln!(
+            text,
+            "⏸ <#{}> paused: {} (run /subscribe there again to resume)",
+            p.channel_id,
+            truncate(
+                p.pause_reason.as_deref().unwrap_or("refused by Discord"),
+                200
+            )
+        );
     }
     Ok(Reply::private(truncate(&text, 1900)))
 }

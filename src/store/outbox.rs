@@ -125,6 +125,16 @@ impl Store {
         .await?)
     }
 
+    /// Every paused subscription, in every server.
+    pub async fn paused_subscriptions(&self) -> Result<Vec<Subscription>> {
+        Ok(sqlx::query_as(
+            "SELECT id, guild_id, channel_id, source_key, keywords, created_at, paused_at, pause_reason
+             FROM subscriptions WHERE paused_at IS NOT NULL ORDER BY paused_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Queues an issue to be posted again to a channel, whatever was posted before.
     pub async fn enqueue_repost(&self, channel_id: i64, issue_id: i64) -> Result<i64> {
         let at = now();

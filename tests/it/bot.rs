@@ -415,3 +415,35 @@ async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
     );
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn status_shows_sources_queue_and_paused_channels() {
+    let bot = Running::start().await;
+    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    bot.scrape().await;
+    sqlx::query("UPDATE subscriptions SET paused_at = '2026-11-28T00:00:00+00:00', pause_reason = 'Discord answered 403 Forbidden: Missing Access'")
+        .execute(bot.store.pool())
+        .await
+        .unwrap();
+
+    let (kind, reply) = bot.ask("status", json!([]), ADMIN, MANAGE_GUILD).await;
+
+    assert_eq!(kind, 5, "deferred first");
+    let text = reply["content"].as_str().unwrap();
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    assert!(
+        text.contains("aitimes-briefing") && text.contains("1 issues stored"),
+        "{text}"
+    );
+    assert!(text.contains("Delivery queue"), "{text}");
+    assert!(
+        text.contains(&format!("<#{CHANNEL}> paused: Discord answered 403")),
+        "{text}"
+    );
+    let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    assert!(
+        listing["content"].as_str().unwrap().contains("paused"),
+        "{listing}"
+    );
+    bot.shutdown().await;
+}
