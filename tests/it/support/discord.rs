@@ -58,6 +58,13 @@ struct DiscordState {
     edits: HashMap<String, Value>,
     /// Gateway connections made (IDENTIFY received).
     identified: usize,
+    /// Whether Discord's rate limits are enforced: 50 requests a second in all, 5 messages per
+    /// channel in 5 seconds; a request over either gets a 429.
+    enforce_limits: bool,
+    recent: VecDeque<std::time::Instant>,
+    recent_by_channel: HashMap<u64, VecDeque<std::time::Instant>>,
+    /// 429s answered, per channel.
+    rate_limited: HashMap<u64, usize>,
 }
 
 pub struct FakeDiscord {
@@ -191,6 +198,22 @@ impl FakeDiscord {
             .or_default() += n;
     }
 
+    /// Enforces Discord's limits from now on: 50 requests a second, 5 messages per channel in 5
+    /// seconds.
+    pub fn enforce_limits(&self) {
+        self.state.lock().unwrap().enforce_limits = true;
+    }
+
+    /// 429s answered to posts in each channel.
+    pub fn rate_limited(&self) -> HashMap<u64, usize> {
+        self.state.lock().unwrap().rate_limited.clone()
+    }
+
+    /// Every message posted, in every channel.
+    pub fn all_messages(&self) -> usize {
+        self.state.lock().unwrap().messages.len()
+    }
+
     /// The channel answers every post with `status`.
     pub fn break_channel(&self, channel: u64, status: u16) {
         self.state.lock().unwrap().broken.insert(channel, status);
@@ -241,6 +264,26 @@ async fn create_message(
     }
     if let Some(status) = s.scripted.get_mut(&channel).and_then(VecDeque::pop_front) {
         return error(status);
+    }
+    if s.enforce_limits {
+        let now = std::time::Instant::now();
+        let second = std::time::Duration::from_secs(1);
+        let window = std::time::Duration::from_secs(5);
+        while s.recent.front().is_some_and(|t| now.duration_since(*t) >= second) {
+            s.recent.pop_front();
+        }
+        let over_global = s.recent.len() >= 50;
+        let per_channel = s.recent_by_channel.entry(channel).or_default();
+        while per_channel.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            per_channel.pop_front();
+        }
+        let over_channel = per_channel.len() >= 5;
+        if over_global || over_channel {
+            *s.rate_limited.entry(channel).or_default() += 1;
+            return error(429);
+        }
+        s.recent.push_back(now);
+        s.recent_by_channel.entry(channel).or_default().push_back(now);
     }
     let nonce = body["nonce"].as_str().map(str::to_owned);
     let existing = s.messages.iter().find(|m| {
