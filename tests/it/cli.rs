@@ -261,3 +261,67 @@ async fn parse_takes_the_address_a_local_file_came_from() {
         stderr(&bad)
     );
 }
+
+#[tokio::test]
+async fn run_needs_a_token() {
+    let db = TestDb::new();
+    let out = briefbot(db.dir.path(), &[], &["run"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("environment: DISCORD_TOKEN: not set"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
+    let site = site_with_issues().await;
+    let discord = crate::support::discord::FakeDiscord::start().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
+        .current_dir(db.dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("BRIEFBOT_SOURCES")
+        .env("RUST_LOG", "info")
+        .env("DISCORD_TOKEN", "secret-token-value")
+        .env("DISCORD_API_PROXY", &discord.base)
+        .env("BRIEFBOT_GUILD_ID", "7")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let commands = discord.registered_commands("7").await;
+    assert_eq!(commands.as_array().unwrap().len(), 5);
+    // Let the first scrape pass store the issues.
+    for _ in 0..200 {
+        if db.dir.path().join("briefbot.db").exists()
+            && site.hits("/news/articleView.html?idxno=214043") > 0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("briefbot stops within 15 s of SIGTERM")
+        .unwrap();
+
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("slash commands registered"), "{log}");
+    assert!(log.contains("stopping"), "{log}");
+    assert!(
+        !log.contains("secret-token-value"),
+        "the token must never be logged"
+    );
+}

@@ -465,18 +465,36 @@ async fn paced_posts_stay_under_discords_limits_without_429s() {
     let db = TestDb::new();
     let store = db.store().await;
     for channel in 1..=60 {
-        store.subscribe(GUILD, channel, ALL_SOURCES, None, ADMIN).await.unwrap();
+        store
+            .subscribe(GUILD, channel, ALL_SOURCES, None, ADMIN)
+            .await
+            .unwrap();
     }
-    scraper(store.clone()).scrape_source(&source(&site), false).await.unwrap();
+    scraper(store.clone())
+        .scrape_source(&source(&site), false)
+        .await
+        .unwrap();
     let names = HashMap::from([("aitimes-briefing".to_owned(), "AI타임스".to_owned())]);
     // Discord's real pacing, not the tests' fast one.
-    let mut worker = Deliverer::new(store.clone(), discord.http(), names, DeliverySettings::default());
+    let mut worker = Deliverer::new(
+        store.clone(),
+        discord.http(),
+        names,
+        DeliverySettings::default(),
+    );
 
     let started = std::time::Instant::now();
     let steps = drain(&mut worker).await;
 
     assert_eq!(discord.all_messages(), 60);
-    assert!(discord.rate_limited().is_empty(), "{:?}", discord.rate_limited());
+    assert!(
+        discord.rate_limited().is_empty(),
+        "{:?}",
+        discord.rate_limited()
+    );
     assert!(steps.iter().all(|s| matches!(s, Step::Sent { .. })));
-    assert!(started.elapsed() >= Duration::from_millis(59 * 20), "paced at under 50 a second");
+    assert!(
+        started.elapsed() >= Duration::from_millis(59 * 20),
+        "paced at under 50 a second"
+    );
 }

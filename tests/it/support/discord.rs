@@ -269,12 +269,19 @@ async fn create_message(
         let now = std::time::Instant::now();
         let second = std::time::Duration::from_secs(1);
         let window = std::time::Duration::from_secs(5);
-        while s.recent.front().is_some_and(|t| now.duration_since(*t) >= second) {
+        while s
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
             s.recent.pop_front();
         }
         let over_global = s.recent.len() >= 50;
         let per_channel = s.recent_by_channel.entry(channel).or_default();
-        while per_channel.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while per_channel
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             per_channel.pop_front();
         }
         let over_channel = per_channel.len() >= 5;
@@ -283,7 +290,10 @@ async fn create_message(
             return error(429);
         }
         s.recent.push_back(now);
-        s.recent_by_channel.entry(channel).or_default().push_back(now);
+        s.recent_by_channel
+            .entry(channel)
+            .or_default()
+            .push_back(now);
     }
     let nonce = body["nonce"].as_str().map(str::to_owned);
     let existing = s.messages.iter().find(|m| {
