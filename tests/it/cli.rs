@@ -280,7 +280,7 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
     let discord = crate::support::discord::FakeDiscord::start().await;
     let db = TestDb::new();
     write_sources(db.dir.path(), &site);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
         .current_dir(db.dir.path())
         .env_remove("DATABASE_URL")
         .env_remove("BRIEFBOT_SOURCES")

@@ -77,6 +77,41 @@ fn deliverer(store: &Store, discord: &FakeDiscord) -> Deliverer {
     Deliverer::new(store.clone(), discord.http(), names, fast())
 }
 
+/// A fake news site with the given issues listed, a fake Discord and a fresh database.
+struct World {
+    site: FakeSite,
+    discord: FakeDiscord,
+    store: Store,
+    db: TestDb,
+}
+
+impl World {
+    async fn new(issues: &[u32]) -> Self {
+        let db = TestDb::new();
+        Self {
+            site: site_with(issues).await,
+            discord: FakeDiscord::start().await,
+            store: db.store().await,
+            db,
+        }
+    }
+
+    /// Subscribes a channel to every source and every item.
+    async fn subscribe(&self, channel: i64) {
+        self.store
+            .subscribe(GUILD, channel, ALL_SOURCES, None, ADMIN)
+            .await
+            .unwrap();
+    }
+
+    async fn scrape(&self) -> briefbot::scrape::SourceReport {
+        scraper(self.store.clone())
+            .scrape_source(&source(&self.site), false)
+            .await
+            .unwrap()
+    }
+}
+
 /// Steps until nothing is due; returns the steps taken.
 async fn drain(d: &mut Deliverer) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -93,18 +128,13 @@ async fn drain(d: &mut Deliverer) -> Vec<Step> {
 
 #[tokio::test]
 async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
-    let site = site_with(&[214100, 214043]).await;
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
+    let w = World::new(&[214100, 214043]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
+    w.subscribe(100).await;
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(&site), false).await.unwrap();
+    scraper.scrape_source(&source(site), false).await.unwrap();
 
-    let steps = drain(&mut deliverer(&store, &discord)).await;
+    let steps = drain(&mut deliverer(store, discord)).await;
 
     assert_eq!(steps.len(), 2, "{steps:?}");
     let posted = discord.messages(100);
@@ -130,9 +160,9 @@ async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
     }
 
     // A new issue appears: only it is posted.
-    serve_list(&site, &[214145, 214100, 214043]);
-    scraper.scrape_source(&source(&site), false).await.unwrap();
-    let mut again = deliverer(&store, &discord);
+    serve_list(site, &[214145, 214100, 214043]);
+    scraper.scrape_source(&source(site), false).await.unwrap();
+    let mut again = deliverer(store, discord);
     drain(&mut again).await;
     assert_eq!(discord.messages(100).len(), 3);
     assert_eq!(again.step().await.unwrap(), Step::Idle);
@@ -140,23 +170,18 @@ async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
 
 #[tokio::test]
 async fn issues_stored_before_the_subscription_are_not_posted() {
-    let site = site_with(&[214043]).await;
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
-    let store = db.store().await;
+    let w = World::new(&[214043]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(&site), false).await.unwrap();
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
+    scraper.scrape_source(&source(site), false).await.unwrap();
+    w.subscribe(100).await;
 
-    drain(&mut deliverer(&store, &discord)).await;
+    drain(&mut deliverer(store, discord)).await;
     assert!(discord.messages(100).is_empty());
 
-    serve_list(&site, &[214100, 214043]);
-    scraper.scrape_source(&source(&site), false).await.unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    serve_list(site, &[214100, 214043]);
+    scraper.scrape_source(&source(site), false).await.unwrap();
+    drain(&mut deliverer(store, discord)).await;
     assert_eq!(
         discord.messages(100).len(),
         1,
@@ -166,10 +191,8 @@ async fn issues_stored_before_the_subscription_are_not_posted() {
 
 #[tokio::test]
 async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_posts() {
-    let site = site_with(&[214100]).await;
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
-    let store = db.store().await;
+    let w = World::new(&[214100]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
     let expected: serde_json::Value = serde_json::from_str(&crate::support::fixture(
         "aitimes/article_214100.expected.json",
     ))
@@ -195,15 +218,12 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
         )
         .await
         .unwrap();
-    store
-        .subscribe(GUILD, 102, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
+    w.subscribe(102).await;
     assert!(store.unsubscribe(102, ALL_SOURCES).await.unwrap());
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(&site), false).await.unwrap();
+    scraper.scrape_source(&source(site), false).await.unwrap();
 
-    drain(&mut deliverer(&store, &discord)).await;
+    drain(&mut deliverer(store, discord)).await;
 
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 1);
@@ -236,22 +256,17 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
 
 #[tokio::test]
 async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_again() {
-    let site = site_with(&[214145]).await;
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
+    let w = World::new(&[214145]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
+    w.subscribe(100).await;
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(&site), false).await.unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    scraper.scrape_source(&source(site), false).await.unwrap();
+    drain(&mut deliverer(store, discord)).await;
 
     // 214199 repeats one item of 214145.
-    serve_list(&site, &[214199, 214145]);
-    let report = scraper.scrape_source(&source(&site), false).await.unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    serve_list(site, &[214199, 214145]);
+    let report = scraper.scrape_source(&source(site), false).await.unwrap();
+    drain(&mut deliverer(store, discord)).await;
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 2);
     assert_eq!(
@@ -262,7 +277,7 @@ async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_ag
 
     let issue = report.issues[0].id.unwrap();
     store.enqueue_repost(100, issue).await.unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    drain(&mut deliverer(store, discord)).await;
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 3);
     assert_eq!(
@@ -274,20 +289,12 @@ async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_ag
 
 #[tokio::test]
 async fn a_rate_limited_post_is_retried_and_exists_once() {
-    let site = site_with(&[214043]).await;
-    let discord = FakeDiscord::start().await;
+    let w = World::new(&[214043]).await;
+    let (discord, store) = (&w.discord, &w.store);
     discord.script(100, &[429]);
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
-    scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
-    let mut d = deliverer(&store, &discord);
+    w.subscribe(100).await;
+    w.scrape().await;
+    let mut d = deliverer(store, discord);
 
     let first = d.step().await.unwrap();
     assert!(
@@ -304,25 +311,14 @@ async fn a_rate_limited_post_is_retried_and_exists_once() {
 
 #[tokio::test]
 async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_get_posts() {
-    let site = site_with(&[214043]).await;
-    let discord = FakeDiscord::start().await;
+    let w = World::new(&[214043]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
     discord.break_channel(100, 403);
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
-    store
-        .subscribe(GUILD, 200, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
-    scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    w.scrape().await;
 
-    let steps = drain(&mut deliverer(&store, &discord)).await;
+    let steps = drain(&mut deliverer(store, discord)).await;
 
     assert_eq!(discord.requests(100), 3, "{steps:?}");
     assert!(
@@ -337,34 +333,23 @@ async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_
     assert!(dead.pause_reason.as_deref().unwrap().contains("403"));
 
     // The next issue is not tried on the paused channel.
-    serve_list(&site, &[214100, 214043]);
-    scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    serve_list(site, &[214100, 214043]);
+    w.scrape().await;
+    drain(&mut deliverer(store, discord)).await;
     assert_eq!(discord.requests(100), 3);
     assert_eq!(discord.messages(200).len(), 2);
 }
 
 #[tokio::test]
 async fn a_lost_answer_is_retried_with_the_same_nonce_and_posts_once() {
-    let site = site_with(&[214043]).await;
-    let discord = FakeDiscord::start().await;
+    let w = World::new(&[214043]).await;
+    let (store, discord) = (&w.store, &w.discord);
     // Discord stores the message but the answer is lost (a 502 on the way back).
     discord.lose_answers(100, 1);
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
-    scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
+    w.subscribe(100).await;
+    w.scrape().await;
 
-    let steps = drain(&mut deliverer(&store, &discord)).await;
+    let steps = drain(&mut deliverer(store, discord)).await;
 
     assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
     assert_eq!(
@@ -381,19 +366,12 @@ async fn a_lost_answer_is_retried_with_the_same_nonce_and_posts_once() {
 
 #[tokio::test]
 async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_delivery() {
-    let site = site_with(&[214100, 214043]).await;
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
+    let w = World::new(&[214100, 214043]).await;
+    let (db, discord) = (&w.db, &w.discord);
     {
-        let store = db.store().await;
-        store
-            .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-            .await
-            .unwrap();
-        scraper(store.clone())
-            .scrape_source(&source(&site), false)
-            .await
-            .unwrap();
+        let store = &w.store;
+        w.subscribe(100).await;
+        w.scrape().await;
         // The first delivery is posted; the process dies before it records anything: the
         // message exists at Discord, the outbox still says pending.
         let d = store
@@ -401,7 +379,7 @@ async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_deli
             .await
             .unwrap()
             .unwrap();
-        let mut worker = deliverer(&store, &discord);
+        let mut worker = deliverer(store, discord);
         worker.step().await.unwrap();
         sqlx::query("UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1")
             .bind(d.id)
@@ -417,7 +395,7 @@ async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_deli
 
     // A new process on the same database.
     let store = db.store().await;
-    drain(&mut deliverer(&store, &discord)).await;
+    drain(&mut deliverer(&store, discord)).await;
     assert_eq!(
         discord.messages(100).len(),
         2,
@@ -425,32 +403,21 @@ async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_deli
     );
 
     let store = db.store().await;
-    assert_eq!(
-        deliverer(&store, &discord).step().await.unwrap(),
-        Step::Idle
-    );
+    assert_eq!(deliverer(&store, discord).step().await.unwrap(), Step::Idle);
     assert_eq!(discord.messages(100).len(), 2);
 }
 
 #[tokio::test]
 async fn issues_older_than_the_catch_up_window_are_stored_but_not_posted() {
-    let site = FakeSite::start().await;
-    serve_list(&site, &[214043]);
+    let w = World::new(&[214043]).await;
+    let (store, discord) = (&w.store, &w.discord);
     // The fixture as it is: published in August, months before "now".
-    site.serve_fixture(&article(214043), "aitimes/article_214043.html");
-    let discord = FakeDiscord::start().await;
-    let db = TestDb::new();
-    let store = db.store().await;
-    store
-        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
-        .await
-        .unwrap();
+    w.site
+        .serve_fixture(&article(214043), "aitimes/article_214043.html");
+    w.subscribe(100).await;
 
-    let report = scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
-    drain(&mut deliverer(&store, &discord)).await;
+    let report = w.scrape().await;
+    drain(&mut deliverer(store, discord)).await;
 
     assert_eq!(report.issues.len(), 1);
     assert!(discord.messages(100).is_empty());
@@ -459,21 +426,13 @@ async fn issues_older_than_the_catch_up_window_are_stored_but_not_posted() {
 
 #[tokio::test]
 async fn paced_posts_stay_under_discords_limits_without_429s() {
-    let site = site_with(&[214043]).await;
-    let discord = FakeDiscord::start().await;
+    let w = World::new(&[214043]).await;
+    let (discord, store) = (&w.discord, &w.store);
     discord.enforce_limits();
-    let db = TestDb::new();
-    let store = db.store().await;
     for channel in 1..=60 {
-        store
-            .subscribe(GUILD, channel, ALL_SOURCES, None, ADMIN)
-            .await
-            .unwrap();
+        w.subscribe(channel).await;
     }
-    scraper(store.clone())
-        .scrape_source(&source(&site), false)
-        .await
-        .unwrap();
+    w.scrape().await;
     let names = HashMap::from([("aitimes-briefing".to_owned(), "AI타임스".to_owned())]);
     // Discord's real pacing, not the tests' fast one.
     let mut worker = Deliverer::new(
