@@ -351,7 +351,9 @@ impl Pacer {
         if recent.len() > self.burst {
             recent.pop_front();
         }
-        self.last = Some(now);
+        // The next post is spaced from when this one was due, not from when the timer fired:
+        // timer lateness (about a millisecond a sleep) must not add up over a fan-out.
+        self.last = Some(at);
         if self.channels.len() > 10_000 {
             let window = self.window;
             self.channels
