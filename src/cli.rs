@@ -37,6 +37,8 @@ pub enum Command {
     Scrape(ScrapeArgs),
     /// Print the latest stored issues
     Latest(LatestArgs),
+    /// Search the stored briefs (Korean and English), as /news search does
+    Search(SearchArgs),
     /// Parse pages (files or URLs) exactly as the scraper would, and print the issue each yields
     Parse(ParseArgs),
     /// Apply database migrations and exit
@@ -70,6 +72,21 @@ pub struct LatestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find; every word must match (1-100 characters)
+    pub query: String,
+    /// Only briefs of this source
+    #[arg(long)]
+    pub source: Option<String>,
+    /// How many results (1-100)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub count: i64,
+    /// One JSON object per result per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ParseArgs {
     /// Local files or http(s) URLs
     #[arg(required = true, value_name = "PATH_OR_URL")]
@@ -91,6 +108,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Run => run_bot().await,
         Command::Scrape(args) => scrape(args).await,
         Command::Latest(args) => latest(args).await,
+        Command::Search(args) => search(args).await,
         Command::Parse(args) => parse(args).await,
         Command::Migrate => migrate().await,
     };
@@ -291,6 +309,47 @@ async fn latest(args: LatestArgs) -> anyhow::Result<ExitCode> {
             )
         };
         writeln!(stdout, "{line}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let length = args.query.trim().chars().count();
+    if !(1..=100).contains(&length) {
+        eprintln!("briefbot: the query must be 1 to 100 characters (it has {length})");
+        return Ok(ExitCode::from(2));
+    }
+    let (settings, _) = load()?;
+    let store = Store::open(&settings.database_url).await?;
+    let hits = store
+        .search(&args.query, args.source.as_deref(), args.count, 0)
+        .await?;
+    let mut stdout = std::io::stdout().lock();
+    if hits.is_empty() && !args.json {
+        eprintln!("no brief matches {:?}", args.query);
+    }
+    for hit in &hits {
+        if args.json {
+            let line = serde_json::json!({
+                "source": hit.source_id,
+                "issue_url": hit.issue_url,
+                "issue_title": hit.issue_title,
+                "published_at": hit.published_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "headline": hit.headline,
+                "summary": hit.summary,
+            });
+            writeln!(stdout, "{line}")?;
+        } else {
+            let when = output::kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
+            writeln!(
+                stdout,
+                "■ {}
+  {}
+  {when} · {} · {}
+",
+                hit.headline, hit.summary, hit.issue_title, hit.issue_url
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,8 @@
 //!   with a MinHash LSH index.
 //! - [`store`] — the only module with SQL; decides what is new.
 //! - [`schedule`] — the polling loop with backoff.
+//! - [`search`] — search terms for Korean and English: Hangul bigrams and syllables, particles
+//!   dropped from queries, shared by every storage backend.
 //! - [`deliver`] — the outbox worker: posts owed deliveries to Discord, paced, with nonces, and
 //!   pauses channels that refuse.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
@@ -34,4 +36,5 @@ pub mod output;
 pub mod render;
 pub mod schedule;
 pub mod scrape;
+pub mod search;
 pub mod store;

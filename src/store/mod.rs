@@ -19,6 +19,7 @@ use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::scrape::fetch::Validators;
 
 pub mod outbox;
+pub mod search;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,7 +157,9 @@ impl Store {
                 source,
             })?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool };
+        store.index_unindexed().await?;
+        Ok(store)
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -320,7 +323,11 @@ impl Store {
         )
         .await?;
         for (position, brief) in issue.briefs.iter().enumerate() {
-            insert_brief(&mut tx, id, position as i64, brief).await?;
+            let brief_id = insert_brief(&mut tx, id, position as i64, brief).await?;
+            search::index_brief(&mut tx, brief_id, brief).await?;
+        }
+        if issue.briefs.is_empty() {
+            search::index_itemless_issue(&mut tx, id, &issue.title, &issue.lead).await?;
         }
         outbox::enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
         tx.commit().await?;

@@ -325,3 +325,43 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         "the token must never be logged"
     );
 }
+
+#[tokio::test]
+async fn search_finds_stored_briefs_and_rejects_bad_queries() {
+    let site = site_with_issues().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+    assert!(
+        briefbot(db.dir.path(), &[], &["scrape"])
+            .await
+            .status
+            .success()
+    );
+
+    let out = briefbot(db.dir.path(), &[], &["search", "오픈AI의 매출", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hits: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!hits.is_empty());
+    assert!(
+        hits[0]["headline"].as_str().unwrap().contains("매출"),
+        "{:?}",
+        hits[0]
+    );
+    assert!(hits[0]["issue_url"].as_str().unwrap().contains("idxno="));
+
+    let out = briefbot(db.dir.path(), &[], &["search", "' OR 1=1 --"]).await;
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "");
+
+    let long = "가".repeat(101);
+    let out = briefbot(db.dir.path(), &[], &["search", &long]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("1 to 100 characters"),
+        "{}",
+        stderr(&out)
+    );
+}

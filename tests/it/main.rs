@@ -10,4 +10,5 @@ mod cli;
 mod deliver;
 mod parse;
 mod scrape;
+mod search;
 mod support;

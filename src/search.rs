@@ -1,0 +1,252 @@
+//! Search terms that work for Korean and English alike, for any full-text engine that splits
+//! on spaces (SQLite FTS5's `unicode61` now, PostgreSQL's `simple` text search later).
+//!
+//! Korean writes particles onto nouns (`중국은`, `엔비디아의`) and most nouns are two syllables,
+//! below the three characters a trigram index needs. So, as Lucene's CJK analyzer does, a
+//! Hangul run is indexed as its character bigrams — plus its single syllables, so a
+//! one-syllable word (`칩`) is found inside longer words too. A query word of two or more
+//! syllables becomes its bigrams (all required), a one-syllable word its unigram; a particle at
+//! the end of a query word is dropped first. Latin letters and digits form ordinary words,
+//! lowercased (`GPT-4` → `gpt 4`). Every text is NFKC-normalized first, so full-width forms
+//! and compatibility characters match their plain forms.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Particles dropped from the end of a query word (longest first), when at least two
+/// syllables remain: `중국은` → `중국`, `반도체가` → `반도체`.
+const PARTICLES: &[&str] = &[
+    "에서는",
+    "으로는",
+    "에게서",
+    "까지",
+    "부터",
+    "에서",
+    "으로",
+    "에게",
+    "한테",
+    "께서",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "의",
+    "에",
+    "로",
+    "와",
+    "과",
+    "도",
+    "만",
+];
+
+fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hangul,
+    Word,
+}
+
+/// Runs of Hangul, and runs of other letters and digits, of NFKC-lowercased text; everything
+/// else separates runs.
+fn runs(text: &str) -> Vec<(Kind, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(Kind, String)> = None;
+    for c in text.nfkc().flat_map(char::to_lowercase) {
+        let kind = if is_hangul(c) {
+            Some(Kind::Hangul)
+        } else if c.is_alphanumeric() {
+            Some(Kind::Word)
+        } else {
+            None
+        };
+        match (kind, current.as_mut()) {
+            (Some(k), Some((ck, run))) if *ck == k => run.push(c),
+            (Some(k), _) => {
+                out.extend(current.take());
+                current = Some((k, c.to_string()));
+            }
+            (None, _) => out.extend(current.take()),
+        }
+    }
+    out.extend(current);
+    out
+}
+
+fn bigrams(run: &str) -> impl Iterator<Item = String> + '_ {
+    let chars: Vec<char> = run.chars().collect();
+    (0..chars.len().saturating_sub(1)).map(move |i| chars[i..i + 2].iter().collect())
+}
+
+/// The terms of a text to index, space-separated.
+pub fn index_terms(text: &str) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    for (kind, run) in runs(text) {
+        match kind {
+            Kind::Word => terms.push(run),
+            Kind::Hangul => {
+                terms.extend(run.chars().map(String::from));
+                terms.extend(bigrams(&run));
+            }
+        }
+    }
+    terms.join(" ")
+}
+
+/// What a query requires: every word (outer), each satisfied by any of its alternatives
+/// (middle), an alternative by all of its terms (inner). Empty when the query has nothing to
+/// search for (only punctuation, say).
+pub type Query = Vec<Vec<Vec<String>>>;
+
+/// Parses a query. A word ending in a particle is searched without it; when that leaves one
+/// syllable (`칩을`), the whole word (`회의`, a word of its own) is an alternative too.
+pub fn parse_query(query: &str) -> Query {
+    let mut words: Query = Vec::new();
+    for word in query.split_whitespace() {
+        let mut word_runs = runs(word);
+        // "오픈AI가": a one-syllable Hangul run right after Latin letters or digits is a particle.
+        if word_runs.len() >= 2
+            && let [.., (Kind::Word, _), (Kind::Hangul, last)] = word_runs.as_slice()
+            && last.chars().count() == 1
+        {
+            word_runs.pop();
+        }
+        let mut alternatives = vec![terms_of(&word_runs)];
+        if let Some((Kind::Hangul, last)) = word_runs.last()
+            && let Some(stem) = without_particle(last)
+        {
+            let mut stemmed = word_runs.clone();
+            if let Some((_, run)) = stemmed.last_mut() {
+                *run = stem.to_owned();
+            }
+            if stem.chars().count() >= 2 {
+                alternatives.clear();
+            }
+            alternatives.insert(0, terms_of(&stemmed));
+        }
+        alternatives.retain(|a| !a.is_empty());
+        if !alternatives.is_empty() && !words.contains(&alternatives) {
+            words.push(alternatives);
+        }
+    }
+    words
+}
+
+fn terms_of(word_runs: &[(Kind, String)]) -> Vec<String> {
+    let mut terms = Vec::new();
+    for (kind, run) in word_runs {
+        match kind {
+            Kind::Word => terms.push(run.clone()),
+            Kind::Hangul if run.chars().count() == 1 => terms.push(run.clone()),
+            Kind::Hangul => terms.extend(bigrams(run)),
+        }
+    }
+    terms.dedup();
+    terms
+}
+
+/// The run without a particle at its end, if it ends in one and a syllable is left.
+fn without_particle(run: &str) -> Option<&str> {
+    PARTICLES
+        .iter()
+        .find_map(|p| run.strip_suffix(p).filter(|stem| !stem.is_empty()))
+}
+
+/// An FTS5 query for a parsed query, every term quoted, so nothing a user types is query
+/// syntax. `None` when there is nothing to search for.
+pub fn fts5_query(query: &str) -> Option<String> {
+    let words = parse_query(query);
+    if words.is_empty() {
+        return None;
+    }
+    let quote = |t: &String| format!("\"{}\"", t.replace('"', "\"\""));
+    let word = |alternatives: &Vec<Vec<String>>| {
+        let alts: Vec<String> = alternatives
+            .iter()
+            .map(|terms| {
+                format!(
+                    "({})",
+                    terms.iter().map(quote).collect::<Vec<_>>().join(" AND ")
+                )
+            })
+            .collect();
+        format!("({})", alts.join(" OR "))
+    };
+    Some(words.iter().map(word).collect::<Vec<_>>().join(" AND "))
+}
+
+/// Whether indexed `terms` (as [`index_terms`] makes them) satisfy a parsed query: what the
+/// FTS5 query does, for tests and tools.
+pub fn satisfies(terms: &str, query: &Query) -> bool {
+    let index: std::collections::HashSet<&str> = terms.split(' ').collect();
+    !query.is_empty()
+        && query.iter().all(|alternatives| {
+            alternatives
+                .iter()
+                .any(|all| all.iter().all(|t| index.contains(t.as_str())))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_all(text: &str, query: &str) -> bool {
+        satisfies(&index_terms(text), &parse_query(query))
+    }
+
+    #[test]
+    fn korean_words_of_any_length_are_found_inside_longer_words() {
+        let text = "엔비디아의 최신 GPU와 칩 제조 장비 수출을 막아왔으며, 중국은 반도체 자립에 나섰습니다.";
+        for q in ["칩", "중국", "반도체", "엔비디아", "수출", "자립"] {
+            assert!(has_all(text, q), "{q}");
+        }
+        assert!(!has_all(text, "미국"));
+        assert!(!has_all(text, "반도체칩"));
+    }
+
+    #[test]
+    fn particles_on_query_words_are_dropped() {
+        let text = "중국 정부는 엔비디아 칩 수입을 막았다";
+        for q in ["중국은", "엔비디아의", "칩을", "정부가"] {
+            assert!(has_all(text, q), "{q}");
+        }
+        assert_eq!(parse_query("오픈AI가"), [[["오픈", "ai"]]]);
+        // A two-syllable word may be a noun of its own: it is an alternative.
+        assert_eq!(parse_query("회의"), [[vec!["회"], vec!["회의"]]]);
+        assert!(has_all("정상회의가 열렸다", "회의"));
+    }
+
+    #[test]
+    fn english_is_case_insensitive_and_keeps_model_names() {
+        let text = "오픈AI가 ChatGPT에 GPT-4o와 LLM 기능을 넣었다";
+        for q in ["chatgpt", "ChatGPT", "gpt-4o", "GPT-4o", "llm", "오픈AI"] {
+            assert!(has_all(text, q), "{q}");
+        }
+        assert!(!has_all(text, "gpt-5"));
+    }
+
+    #[test]
+    fn several_words_narrow_and_punctuation_alone_is_nothing() {
+        assert!(has_all("삼성전자 HBM 공급", "삼성 HBM"));
+        assert!(!has_all("삼성전자 가우스", "삼성 HBM"));
+        assert!(parse_query("' ; -- !!").is_empty());
+        assert_eq!(
+            fts5_query("'; DROP TABLE briefs; --").as_deref(),
+            Some("((\"drop\")) AND ((\"table\")) AND ((\"briefs\"))")
+        );
+        assert_eq!(
+            fts5_query("중국은 반도체").as_deref(),
+            Some("((\"중국\")) AND ((\"반도\" AND \"도체\"))")
+        );
+        assert_eq!(fts5_query("..."), None);
+    }
+
+    #[test]
+    fn full_width_forms_match_plain_ones() {
+        assert!(has_all("ＧＰＴ－４ 출시", "gpt-4"));
+    }
+}

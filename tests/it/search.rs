@@ -1,0 +1,186 @@
+//! Search quality on a fixture corpus of real and synthetic briefs (tests/fixtures/search/),
+//! through the real store: Korean words of one to four syllables, particles, English model
+//! names, mixed and multi-word queries, and queries that must find nothing.
+
+use std::collections::HashMap;
+
+use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId, kst};
+use briefbot::store::{Recorded, SourcePage, Store};
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::support::{TestDb, fixture};
+
+#[derive(Deserialize)]
+struct Corpus {
+    briefs: Vec<CorpusBrief>,
+    queries: Vec<CorpusQuery>,
+}
+
+#[derive(Deserialize)]
+struct CorpusBrief {
+    id: String,
+    issue: String,
+    headline: String,
+    summary: String,
+}
+
+#[derive(Deserialize)]
+struct CorpusQuery {
+    q: String,
+    #[serde(default)]
+    top5: Vec<String>,
+    #[serde(default)]
+    none: bool,
+}
+
+/// Stores the corpus as one issue a day; returns the store and brief ids by corpus id.
+async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
+    let corpus: Corpus = serde_json::from_str(&fixture("search/corpus.json")).unwrap();
+    let store = db.store().await;
+    let mut by_day: Vec<(String, Vec<&CorpusBrief>)> = Vec::new();
+    for b in &corpus.briefs {
+        match by_day.iter_mut().find(|(day, _)| *day == b.issue) {
+            Some((_, items)) => items.push(b),
+            None => by_day.push((b.issue.clone(), vec![b])),
+        }
+    }
+    let mut ids = HashMap::new();
+    let source = SourceId::parse("aitimes-briefing").unwrap();
+    for (day, items) in &by_day {
+        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        let published = kst()
+            .from_local_datetime(&date.and_hms_opt(7, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        let briefs: Vec<Brief> = items
+            .iter()
+            .map(|b| Brief {
+                headline: b.headline.clone(),
+                summary: b.summary.clone(),
+            })
+            .collect();
+        let issue = Issue {
+            url: CanonicalUrl::parse(&format!(
+                "https://www.aitimes.com/news/articleView.html?idxno={}",
+                date.format("%Y%m%d")
+            ))
+            .unwrap(),
+            title: format!("[{}] 뉴스 브리핑", date.format("%-m월%-d일")),
+            published_at: Some(published),
+            lead: format!("{day}의 주요 소식입니다."),
+            text: briefs
+                .iter()
+                .map(|b| format!("{} {}", b.headline, b.summary))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            briefs,
+        };
+        let page = SourcePage {
+            url: issue.url.as_str(),
+            html: "",
+            format: "ndsoft",
+        };
+        let Recorded::New { id } = store
+            .record_issue(&source, &issue, &[], &page)
+            .await
+            .unwrap()
+        else {
+            panic!("the issue of {day} was taken for a duplicate");
+        };
+        for ((brief_id, _, _), b) in store.brief_rows(id).await.unwrap().into_iter().zip(items) {
+            ids.insert(brief_id, b.id.clone());
+        }
+    }
+    assert_eq!(ids.len(), corpus.briefs.len());
+    (store, corpus, ids)
+}
+
+#[tokio::test]
+async fn the_expected_briefs_rank_in_the_top_five_and_nonsense_finds_nothing() {
+    let db = TestDb::new();
+    let (store, corpus, ids) = load(&db).await;
+    assert!(corpus.briefs.len() >= 60 && corpus.queries.len() >= 30);
+
+    let mut failures = Vec::new();
+    for q in &corpus.queries {
+        let hits = store.search(&q.q, None, 5, 0).await.unwrap();
+        let found: Vec<&str> = hits
+            .iter()
+            .filter_map(|h| ids.get(&h.key).map(String::as_str))
+            .collect();
+        if q.none {
+            if !hits.is_empty() {
+                failures.push(format!("{:?} should find nothing, found {found:?}", q.q));
+            }
+            continue;
+        }
+        let missing: Vec<&String> = q
+            .top5
+            .iter()
+            .filter(|id| !found.contains(&id.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            failures.push(format!("{:?}: {missing:?} not in the top 5 {found:?}", q.q));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} queries rank poorly:\n{}",
+        failures.len(),
+        corpus.queries.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn results_are_filtered_by_source_and_paged() {
+    let db = TestDb::new();
+    let (store, _, _) = load(&db).await;
+    let all = store.search("오픈AI", None, 100, 0).await.unwrap();
+    assert!(all.len() > 5);
+    let page2 = store.search("오픈AI", None, 5, 5).await.unwrap();
+    assert_eq!(
+        page2.iter().map(|h| h.key).collect::<Vec<_>>(),
+        all[5..all.len().min(10)]
+            .iter()
+            .map(|h| h.key)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        store
+            .search("오픈AI", Some("other-source"), 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
+    let db = TestDb::new();
+    let (store, _, _) = load(&db).await;
+    let before = store.search("엔비디아", None, 100, 0).await.unwrap().len();
+    sqlx::query("DELETE FROM search_index")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .search("엔비디아", None, 100, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(store);
+
+    let reopened = db.store().await;
+    assert_eq!(
+        reopened
+            .search("엔비디아", None, 100, 0)
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+}
