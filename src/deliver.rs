@@ -274,7 +274,7 @@ async fn post(
     }
 }
 
-fn to_embed(e: &render::Embed) -> CreateEmbed {
+pub(crate) fn to_embed(e: &render::Embed) -> CreateEmbed {
     let mut embed = CreateEmbed::new();
     if let Some(title) = &e.title {
         embed = embed.title(title);

@@ -190,6 +190,92 @@ pub fn satisfies(terms: &str, query: &Query) -> bool {
         })
 }
 
+/// The surface forms a query looks for — words, Hangul stems without particles — lowercased.
+fn needles(query: &str) -> Vec<Vec<char>> {
+    let mut out: Vec<Vec<char>> = Vec::new();
+    for word in query.split_whitespace() {
+        let mut word_runs = runs(word);
+        if word_runs.len() >= 2
+            && let [.., (Kind::Word, _), (Kind::Hangul, last)] = word_runs.as_slice()
+            && last.chars().count() == 1
+        {
+            word_runs.pop();
+        }
+        if let Some((Kind::Hangul, last)) = word_runs.last_mut()
+            && let Some(stem) = without_particle(last)
+        {
+            *last = stem.to_owned();
+        }
+        for (_, run) in word_runs {
+            let chars: Vec<char> = run.chars().collect();
+            if !chars.is_empty() && !out.contains(&chars) {
+                out.push(chars);
+            }
+        }
+    }
+    out
+}
+
+/// `text` for display in Discord: markdown escaped, the query's words in **bold**, and at most
+/// about `max_chars` characters around the first match (cut with `…`).
+pub fn highlight(text: &str, query: &str, max_chars: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let lower: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let mut marked = vec![false; chars.len()];
+    for needle in needles(query) {
+        let n = needle.len();
+        let mut i = 0;
+        while i + n <= lower.len() {
+            if lower[i..i + n] == needle[..] {
+                marked[i..i + n].iter_mut().for_each(|m| *m = true);
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let first = marked.iter().position(|m| *m).unwrap_or(0);
+    let (mut start, mut end) = (0, chars.len());
+    if chars.len() > max_chars {
+        start = first.saturating_sub(max_chars / 3);
+        end = (start + max_chars).min(chars.len());
+        start = end.saturating_sub(max_chars);
+        // Move to word boundaries.
+        while start > 0 && !chars[start - 1].is_whitespace() && first - start < max_chars / 2 {
+            start -= 1;
+        }
+        while end < chars.len() && end > 0 && !chars[end - 1].is_whitespace() && end - first > 1 {
+            end -= 1;
+        }
+    }
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut i = start;
+    while i < end {
+        let bold = marked[i];
+        let j = (i..end).find(|&k| marked[k] != bold).unwrap_or(end);
+        let segment: String = chars[i..j].iter().collect();
+        let escaped = crate::render::escape_markdown(&segment);
+        if bold {
+            out.push_str("**");
+            out.push_str(&escaped);
+            out.push_str("**");
+        } else {
+            out.push_str(&escaped);
+        }
+        i = j;
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +329,24 @@ mod tests {
             Some("((\"중국\")) AND ((\"반도\" AND \"도체\"))")
         );
         assert_eq!(fts5_query("..."), None);
+    }
+
+    #[test]
+    fn matches_are_bold_and_scraped_markdown_is_escaped() {
+        assert_eq!(
+            highlight("엔비디아의 H100 *칩*", "엔비디아의 칩을", 100),
+            "**엔비디아**의 H100 \\***칩**\\*"
+        );
+        assert_eq!(
+            highlight("OpenAI and openai", "OPENAI", 100),
+            "**OpenAI** and **openai**"
+        );
+        let long = format!("{} 반도체 {}", "가".repeat(300), "나".repeat(300));
+        let cut = highlight(&long, "반도체", 100);
+        assert!(
+            cut.contains("**반도체**") && cut.starts_with('…') && cut.ends_with('…'),
+            "{cut}"
+        );
     }
 
     #[test]

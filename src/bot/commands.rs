@@ -137,6 +137,7 @@ pub fn definitions() -> Vec<CreateCommand> {
             "Show briefbot's health",
             "briefbot의 상태를 봅니다",
         ),
+        super::news::definition(),
     ]
 }
 
@@ -212,6 +213,9 @@ fn parse_options(cmd: &CommandInteraction) -> Options {
 
 /// Runs a command and answers it; no error escapes to the user as anything but a message.
 pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
+    if cmd.data.name == "news" {
+        return super::news::handle(http, bot, cmd).await;
+    }
     let invocation = Invocation {
         guild_id: cmd.guild_id.map(|g| id(g.get())),
         channel_id: id(cmd.channel_id.get()),

@@ -2,6 +2,7 @@
 //! registration, and the interaction handler that hands each command to [`commands`].
 
 pub mod commands;
+pub mod news;
 
 use std::sync::Arc;
 use std::time::Instant;

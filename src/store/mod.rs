@@ -352,6 +352,60 @@ impl Store {
         Ok(out)
     }
 
+    /// The issues published (or, lacking a time, first seen) in `[start, end)`, oldest first.
+    pub async fn issues_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<Vec<StoredIssue>> {
+        let rows: Vec<IssueRow> = sqlx::query_as(
+            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
+             FROM issues
+             WHERE COALESCE(published_at, first_seen_at) >= $1 AND COALESCE(published_at, first_seen_at) < $2
+               AND ($3 IS NULL OR source_id = $3)
+             ORDER BY COALESCE(published_at, first_seen_at), id LIMIT 25",
+        )
+        .bind(start)
+        .bind(end)
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.with_briefs(row).await?);
+        }
+        Ok(out)
+    }
+
+    /// The publish time of the issue nearest to `at`, before or after.
+    pub async fn nearest_issue_time(
+        &self,
+        at: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let before: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT MAX(COALESCE(published_at, first_seen_at)) FROM issues
+             WHERE COALESCE(published_at, first_seen_at) < $1 AND ($2 IS NULL OR source_id = $2)",
+        )
+        .bind(at)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?;
+        let after: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT MIN(COALESCE(published_at, first_seen_at)) FROM issues
+             WHERE COALESCE(published_at, first_seen_at) >= $1 AND ($2 IS NULL OR source_id = $2)",
+        )
+        .bind(at)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(match (before, after) {
+            (Some(b), Some(a)) => Some(if at - b <= a - at { b } else { a }),
+            (b, a) => b.or(a),
+        })
+    }
+
     /// One stored issue with its briefs.
     pub async fn issue(&self, id: i64) -> Result<Option<StoredIssue>> {
         let row: Option<IssueRow> = sqlx::query_as(

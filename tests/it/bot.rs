@@ -160,17 +160,22 @@ async fn commands_are_registered_with_korean_names_and_admin_permissions() {
             "unsubscribe",
             "subscriptions",
             "repost",
-            "status"
+            "status",
+            "news"
         ]
     );
     for c in commands.as_array().unwrap() {
         assert!(c["name_localizations"]["ko"].is_string(), "{c}");
         assert!(c["description_localizations"]["ko"].is_string(), "{c}");
-        for o in c["options"].as_array().into_iter().flatten() {
+        let subcommands = c["options"].as_array().into_iter().flatten();
+        let nested = subcommands
+            .clone()
+            .flat_map(|o| o["options"].as_array().into_iter().flatten());
+        for o in subcommands.chain(nested) {
             assert!(o["name_localizations"]["ko"].is_string(), "{o}");
             assert!(o["description_localizations"]["ko"].is_string(), "{o}");
         }
-        let admin = c["name"] != "subscriptions";
+        let admin = c["name"] != "subscriptions" && c["name"] != "news";
         assert_eq!(c["default_member_permissions"] == json!("32"), admin, "{c}");
     }
     assert_eq!(bot.discord.identified(), 1);
@@ -444,6 +449,182 @@ async fn status_shows_sources_queue_and_paused_channels() {
     assert!(
         listing["content"].as_str().unwrap().contains("paused"),
         "{listing}"
+    );
+    bot.shutdown().await;
+}
+
+fn news(sub: &str, options: Value) -> Value {
+    json!([{ "name": sub, "type": 1, "options": options }])
+}
+
+async fn ask_news(bot: &Running, sub: &str, options: Value) -> (u64, Value, Vec<Value>) {
+    let payload = command(
+        "news",
+        news(sub, options),
+        Some(GUILD),
+        CHANNEL,
+        MEMBER,
+        PLAIN,
+    );
+    let token = payload["token"].as_str().unwrap().to_owned();
+    let (kind, data) = bot.discord.interact(payload).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    (kind, data, bot.discord.followups(&token))
+}
+
+#[tokio::test]
+async fn news_latest_and_date_show_issues_as_embeds_to_anyone() {
+    let bot = Running::start().await;
+    serve_list(&bot.site, &[214100, 214043]);
+    bot.scrape().await;
+
+    let (kind, data, followups) = ask_news(&bot, "latest", json!([])).await;
+    assert_eq!(kind, 5);
+    assert!(!is_ephemeral(&data));
+    let embeds = data["embeds"].as_array().unwrap();
+    assert!(
+        embeds[0]["url"].as_str().unwrap().ends_with("idxno=214100"),
+        "{data}"
+    );
+    assert_eq!(embeds.len(), 1 + 5);
+    assert!(followups.is_empty());
+
+    let (_, data, followups) = ask_news(
+        &bot,
+        "latest",
+        json!([{ "name": "count", "type": 4, "value": 2 }]),
+    )
+    .await;
+    assert!(
+        data["embeds"][0]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("idxno=214100")
+    );
+    assert_eq!(followups.len(), 1);
+    assert!(
+        followups[0]["embeds"][0]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("idxno=214043")
+    );
+
+    let latest = bot.store.latest(1, None).await.unwrap();
+    let day = latest[0]
+        .published_at
+        .unwrap()
+        .with_timezone(&briefbot::domain::kst())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, data, _) = ask_news(&bot, "date", json!([string_option("day", &day)])).await;
+    assert!(!data["embeds"].as_array().unwrap().is_empty(), "{data}");
+
+    let (_, data, _) = ask_news(&bot, "date", json!([string_option("day", "2020-01-01")])).await;
+    let text = data["content"].as_str().unwrap();
+    assert!(
+        text.contains("No issue was published on 2020-01-01") && text.contains("nearest day"),
+        "{text}"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn news_search_finds_korean_words_with_particles_and_bolds_them() {
+    let bot = Running::start().await;
+    serve_list(&bot.site, &[214100, 214043]);
+    bot.scrape().await;
+    let expected: Value = serde_json::from_str(&crate::support::fixture(
+        "aitimes/article_214100.expected.json",
+    ))
+    .unwrap();
+    let headline = expected["briefs"][0]["headline"].as_str().unwrap();
+    let word: String = headline
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+
+    let (kind, data, _) = ask_news(
+        &bot,
+        "search",
+        json!([string_option("query", &format!("{word}의"))]),
+    )
+    .await;
+
+    assert_eq!(kind, 5);
+    let embed = &data["embeds"][0];
+    let description = embed["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("**{word}**")),
+        "{description}"
+    );
+    assert!(embed["title"].as_str().unwrap().contains(&word));
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn news_bad_input_gets_a_private_answer_saying_what_is_accepted() {
+    let bot = Running::start().await;
+    bot.scrape().await;
+    let cases = [
+        (
+            "latest",
+            json!([{ "name": "count", "type": 4, "value": 0 }]),
+            "from 1 to 10",
+        ),
+        (
+            "latest",
+            json!([{ "name": "count", "type": 4, "value": 11 }]),
+            "from 1 to 10",
+        ),
+        (
+            "date",
+            json!([string_option("day", "2023-13-45")]),
+            "a date like",
+        ),
+        (
+            "search",
+            json!([string_option("query", &"가".repeat(101))]),
+            "1 to 100 characters",
+        ),
+        (
+            "search",
+            json!([string_option("query", "   ")]),
+            "1 to 100 characters",
+        ),
+        (
+            "latest",
+            json!([string_option("source", "nope")]),
+            "no source",
+        ),
+    ];
+    for (sub, options, says) in cases {
+        let (_, data, _) = ask_news(&bot, sub, options.clone()).await;
+        assert!(is_ephemeral(&data), "{sub} {options}: {data}");
+        assert!(
+            data["content"].as_str().unwrap().contains(says),
+            "{sub} {options}: {data}"
+        );
+    }
+    let (_, data, _) = ask_news(
+        &bot,
+        "search",
+        json!([string_option("query", "' OR 1=1; DROP TABLE briefs; --")]),
+    )
+    .await;
+    assert!(
+        data["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("No brief matches"),
+        "{data}"
+    );
+    assert_eq!(
+        bot.store.latest(10, None).await.unwrap().len(),
+        1,
+        "nothing was harmed"
     );
     bot.shutdown().await;
 }

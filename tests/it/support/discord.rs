@@ -56,6 +56,8 @@ struct DiscordState {
     callbacks: HashMap<String, Value>,
     /// Edits of the original response (after a deferral) by token.
     edits: HashMap<String, Value>,
+    /// Follow-up messages by token.
+    followups: HashMap<String, Vec<Value>>,
     /// Gateway connections made (IDENTIFY received).
     identified: usize,
     /// Whether Discord's rate limits are enforced: 50 requests a second in all, 5 messages per
@@ -103,6 +105,7 @@ impl FakeDiscord {
             .route("/api/v10/applications/{app}/guilds/{guild}/commands", put(set_guild_commands))
             .route("/api/v10/interactions/{id}/{token}/callback", post(interaction_callback))
             .route("/api/v10/webhooks/{app}/{token}/messages/@original", patch(edit_original))
+            .route("/api/v10/webhooks/{app}/{token}", post(create_followup))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -158,6 +161,17 @@ impl FakeDiscord {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("the bot never answered interaction {token}");
+    }
+
+    /// Follow-up messages sent for an interaction.
+    pub fn followups(&self, token: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .followups
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Gateway sessions identified so far.
@@ -394,12 +408,31 @@ async fn interaction_callback(
     StatusCode::NO_CONTENT.into_response()
 }
 
+async fn create_followup(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    Path((_app, token)): Path<(u64, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    state
+        .lock()
+        .unwrap()
+        .followups
+        .entry(token)
+        .or_default()
+        .push(body.clone());
+    message_json(&body)
+}
+
 async fn edit_original(
     State(state): State<Arc<Mutex<DiscordState>>>,
     Path((_app, token)): Path<(u64, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     state.lock().unwrap().edits.insert(token, body.clone());
+    message_json(&body)
+}
+
+fn message_json(body: &Value) -> Response {
     axum::Json(json!({
         "id": "1", "channel_id": "1",
         "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
