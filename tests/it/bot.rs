@@ -102,7 +102,7 @@ impl Running {
     }
 
     async fn wait_for_messages(&self, channel: u64, n: usize) {
-        for _ in 0..300 {
+        for _ in 0..1500 {
             if self.discord.messages(channel).len() >= n {
                 return;
             }

@@ -288,12 +288,14 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         .env("DISCORD_TOKEN", "secret-token-value")
         .env("DISCORD_API_PROXY", &discord.base)
         .env("BRIEFBOT_GUILD_ID", "7")
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .unwrap();
 
     let commands = discord.registered_commands("7").await;
-    assert_eq!(commands.as_array().unwrap().len(), 5);
+    assert_eq!(commands.as_array().unwrap().len(), 6);
     // Let the first scrape pass store the issues.
     for _ in 0..200 {
         if db.dir.path().join("briefbot.db").exists()

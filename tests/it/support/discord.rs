@@ -128,7 +128,8 @@ impl FakeDiscord {
 
     /// The commands registered for `scope` (`global` or a guild id), once there are some.
     pub async fn registered_commands(&self, scope: &str) -> Value {
-        for _ in 0..500 {
+        // Generous: a loaded CI machine may take a while to start a process and connect.
+        for _ in 0..3000 {
             if let Some(c) = self.state.lock().unwrap().commands.get(scope) {
                 return c.clone();
             }
