@@ -70,6 +70,7 @@ impl EventHandler for Handler {
             Interaction::Autocomplete(cmd) => {
                 commands::autocomplete(&ctx.http, &self.bot, &cmd).await
             }
+            Interaction::Component(comp) => news::handle_button(&ctx.http, &self.bot, &comp).await,
             _ => {}
         }
     }

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serenity::all::{
-    CommandInteraction, CommandOptionType, CreateAllowedMentions, CreateCommand,
-    CreateCommandOption, CreateEmbed, CreateInteractionResponseFollowup, EditInteractionResponse,
-    ResolvedValue,
+    ButtonStyle, CommandInteraction, CommandOptionType, ComponentInteraction, CreateActionRow,
+    CreateAllowedMentions, CreateButton, CreateCommand, CreateCommandOption, CreateEmbed,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    EditInteractionResponse, ResolvedValue,
 };
 use serenity::http::Http;
 
@@ -19,6 +20,10 @@ use crate::store::{StoreError, StoredIssue};
 
 /// Results per page of `/news search`.
 pub const PAGE: i64 = 5;
+/// How long a search's page buttons keep working.
+pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// The prefix of a page button's custom_id: `ns:{session}:{page}`.
+const PAGE_BUTTON: &str = "ns";
 
 fn sub(name: &str, ko: &str, description: &str, ko_description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
@@ -105,6 +110,8 @@ pub struct Answer {
     pub embeds: Vec<CreateEmbed>,
     /// Further messages (an issue too long for one message, or more issues).
     pub followups: Vec<Vec<CreateEmbed>>,
+    /// The ◀ ▶ buttons of a search.
+    pub components: Vec<CreateActionRow>,
 }
 
 impl Answer {
@@ -124,10 +131,15 @@ pub struct NewsOptions {
     pub query: Option<String>,
     pub day: Option<String>,
     pub source: Option<String>,
+    /// Who asked (only they may turn a search's pages).
+    pub user_id: i64,
 }
 
 fn parse(cmd: &CommandInteraction) -> NewsOptions {
-    let mut o = NewsOptions::default();
+    let mut o = NewsOptions {
+        user_id: i64::try_from(cmd.user.id.get()).unwrap_or(i64::MAX),
+        ..NewsOptions::default()
+    };
     for opt in cmd.data.options() {
         if let ResolvedValue::SubCommand(inner) = opt.value {
             o.sub = opt.name.to_owned();
@@ -175,6 +187,7 @@ pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
     let edit = EditInteractionResponse::new()
         .content(&answer.text)
         .embeds(answer.embeds)
+        .components(answer.components)
         .allowed_mentions(CreateAllowedMentions::new());
     if let Err(e) = cmd.edit_response(http, edit).await {
         tracing::warn!(error = %e, "could not answer /news");
@@ -278,17 +291,25 @@ pub async fn run(bot: &Bot, o: &NewsOptions) -> Result<Answer, StoreError> {
         }
         "search" => {
             let query = o.query.as_deref().unwrap_or("").trim();
-            let hits = bot.store.search(query, source, PAGE, 0).await?;
-            if hits.is_empty() {
+            let total = bot.store.search_count(query, source).await?;
+            if total == 0 {
                 return Ok(Answer::say(format!(
                     "No brief matches “{}”. Try fewer or shorter words (한 단어씩 검색해 보세요).",
                     escape_markdown(query)
                 )));
             }
+            bot.store
+                .expire_sessions(crate::store::now() - SESSION_TTL)
+                .await?;
+            let session = bot
+                .store
+                .create_session(o.user_id, query, source, total)
+                .await?;
+            let hits = bot.store.search(query, source, PAGE, 0).await?;
             Ok(Answer {
-                text: String::new(),
-                embeds: vec![results_embed(query, &hits, 1)],
-                followups: Vec::new(),
+                embeds: vec![results_embed(query, &hits, 1, total)],
+                components: page_buttons(session, 1, total),
+                ..Answer::default()
             })
         }
         _ => Ok(Answer::say("Unknown subcommand.")),
@@ -330,12 +351,13 @@ fn issues_answer(bot: &Bot, text: String, issues: &[StoredIssue]) -> Answer {
         text,
         embeds: messages.next().unwrap_or_default(),
         followups: messages.collect(),
+        components: Vec::new(),
     }
 }
 
 /// One page of search results as an embed: each hit's headline and summary with the matched
 /// words in bold, and the issue it belongs to.
-fn results_embed(query: &str, hits: &[Hit], page: i64) -> CreateEmbed {
+fn results_embed(query: &str, hits: &[Hit], page: i64, total: i64) -> CreateEmbed {
     let mut description = String::new();
     for hit in hits {
         let when = kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
@@ -355,6 +377,123 @@ fn results_embed(query: &str, hits: &[Hit], page: i64) -> CreateEmbed {
         ))
         .description(render::cut(description.trim_end(), render::MAX_DESCRIPTION))
         .footer(serenity::all::CreateEmbedFooter::new(format!(
-            "page {page}"
+            "page {page} of {} · {total} results",
+            pages(total)
         )))
+}
+
+fn pages(total: i64) -> i64 {
+    ((total + PAGE - 1) / PAGE).max(1)
+}
+
+/// ◀ ▶ for page `page` of a search, or none when everything fits on one page.
+fn page_buttons(session: i64, page: i64, total: i64) -> Vec<CreateActionRow> {
+    let last = pages(total);
+    if last <= 1 {
+        return Vec::new();
+    }
+    let button = |target: i64, label: &str, disabled: bool| {
+        CreateButton::new(format!("{PAGE_BUTTON}:{session}:{target}"))
+            .label(label)
+            .style(ButtonStyle::Secondary)
+            .disabled(disabled)
+    };
+    vec![CreateActionRow::Buttons(vec![
+        button(page - 1, "◀", page <= 1),
+        button(page + 1, "▶", page >= last),
+    ])]
+}
+
+/// Parses a page button's custom_id.
+fn parse_button(custom_id: &str) -> Option<(i64, i64)> {
+    let mut parts = custom_id.split(':');
+    (parts.next()? == PAGE_BUTTON).then_some(())?;
+    let session = parts.next()?.parse().ok()?;
+    let page = parts.next()?.parse().ok()?;
+    Some((session, page))
+}
+
+/// What pressing a page button does: the page to show instead, or a private note.
+pub enum Turn {
+    Page {
+        embed: Box<CreateEmbed>,
+        components: Vec<CreateActionRow>,
+        note: Option<String>,
+    },
+    Note(String),
+}
+
+/// Turns a search's page: only for the member who searched, only while the search is kept,
+/// saying so kindly when its results changed in the meantime.
+pub async fn turn_page(bot: &Bot, custom_id: &str, user_id: i64) -> Result<Turn, StoreError> {
+    let expired = "This search has expired; run `/news search` again. (검색이 만료되었습니다. 다시 검색해 주세요.)";
+    let Some((id, page)) = parse_button(custom_id) else {
+        return Ok(Turn::Note(expired.to_owned()));
+    };
+    let Some(session) = bot.store.session(id).await? else {
+        return Ok(Turn::Note(expired.to_owned()));
+    };
+    if session.created_at < crate::store::now() - SESSION_TTL {
+        return Ok(Turn::Note(expired.to_owned()));
+    }
+    if session.user_id != user_id {
+        return Ok(Turn::Note(
+            "Only the member who searched can turn these pages; run `/news search` yourself to browse. (검색한 사람만 넘길 수 있어요.)".to_owned(),
+        ));
+    }
+    let source = session.source_id.as_deref();
+    let total = bot.store.search_count(&session.query, source).await?;
+    let changed = total != session.total;
+    if changed {
+        bot.store.update_session_total(id, total).await?;
+    }
+    let note = changed.then(|| {
+        "The results changed since this search (new briefs arrived); showing the current ones. (결과가 바뀌었습니다.)".to_owned()
+    });
+    let page = page.clamp(1, pages(total));
+    let hits = bot
+        .store
+        .search(&session.query, source, PAGE, (page - 1) * PAGE)
+        .await?;
+    Ok(Turn::Page {
+        embed: Box::new(results_embed(&session.query, &hits, page, total)),
+        components: page_buttons(id, page, total),
+        note,
+    })
+}
+
+/// Answers a page button.
+pub async fn handle_button(http: &Http, bot: &Bot, comp: &ComponentInteraction) {
+    let user = i64::try_from(comp.user.id.get()).unwrap_or(i64::MAX);
+    let response = match turn_page(bot, &comp.data.custom_id, user).await {
+        Ok(Turn::Page {
+            embed,
+            components,
+            note,
+        }) => CreateInteractionResponse::UpdateMessage(
+            CreateInteractionResponseMessage::new()
+                .content(note.unwrap_or_default())
+                .embed(*embed)
+                .components(components)
+                .allowed_mentions(CreateAllowedMentions::new()),
+        ),
+        Ok(Turn::Note(text)) => CreateInteractionResponse::Message(
+            CreateInteractionResponseMessage::new()
+                .content(text)
+                .ephemeral(true),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "turning a search page failed");
+            CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(
+                        "Something went wrong on briefbot's side; please try again in a minute.",
+                    )
+                    .ephemeral(true),
+            )
+        }
+    };
+    if let Err(e) = comp.create_response(http, response).await {
+        tracing::warn!(error = %e, "could not answer a page button");
+    }
 }

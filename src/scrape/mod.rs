@@ -179,7 +179,13 @@ impl Scraper {
     ) -> Result<(Issue, fetch::Page), EntryError> {
         let page = match self.fetcher.get(entry.url.as_url(), None).await? {
             Fetched::Page(page) => page,
-            Fetched::NotModified => unreachable!("no validators were sent"),
+            // Never without validators; a server that does it anyway gets an error, not a panic.
+            Fetched::NotModified => {
+                return Err(EntryError::Fetch(FetchError::Status {
+                    url: entry.url.as_url().clone(),
+                    status: reqwest::StatusCode::NOT_MODIFIED,
+                }));
+            }
         };
         let issue = issue_from_page(&page.text, &page.url, source.format, Some(entry)).map_err(
             |error| EntryError::Parse {

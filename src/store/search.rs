@@ -54,7 +54,86 @@ pub(super) async fn index_itemless_issue(
     Ok(())
 }
 
+/// A `/news search` whose pages can be turned.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub query: String,
+    pub source_id: Option<String>,
+    pub total: i64,
+    pub created_at: DateTime<Utc>,
+}
+
 impl Store {
+    /// How many results a search has in all.
+    pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
+        let Some(fts) = search::fts5_query(query) else {
+            return Ok(0);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM search_index s
+             LEFT JOIN briefs b ON b.id = s.rowid
+             JOIN issues i ON i.id = CASE WHEN s.rowid > 0 THEN b.issue_id ELSE -s.rowid END
+             WHERE search_index MATCH $1 AND ($2 IS NULL OR i.source_id = $2)",
+        )
+        .bind(fts)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Remembers a search so its pages can be turned later, also after a restart.
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        query: &str,
+        source: Option<&str>,
+        total: i64,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO search_sessions (user_id, query, source_id, total, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(query)
+        .bind(source)
+        .bind(total)
+        .bind(super::now())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn session(&self, id: i64) -> Result<Option<Session>> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, query, source_id, total, created_at FROM search_sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records a search's current result count.
+    pub async fn update_session_total(&self, id: i64, total: i64) -> Result<()> {
+        sqlx::query("UPDATE search_sessions SET total = $2 WHERE id = $1")
+            .bind(id)
+            .bind(total)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets searches older than `before`.
+    pub async fn expire_sessions(&self, before: DateTime<Utc>) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM search_sessions WHERE created_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Indexes what was stored before the index existed (or before a crash between the two —
     /// they share a transaction, so this only ever finds rows from older versions).
     pub(super) async fn index_unindexed(&self) -> Result<()> {

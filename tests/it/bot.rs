@@ -10,7 +10,7 @@ use briefbot::store::Store;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::support::discord::{FakeDiscord, autocomplete, command};
+use crate::support::discord::{FakeDiscord, autocomplete, button_press, command};
 use crate::support::{FakeSite, TestDb, scraper};
 
 const GUILD: u64 = 7;
@@ -626,5 +626,87 @@ async fn news_bad_input_gets_a_private_answer_saying_what_is_accepted() {
         1,
         "nothing was harmed"
     );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart() {
+    let bot = Running::start().await;
+    for idxno in [214199, 214145] {
+        bot.site.serve_fresh_fixture(
+            &format!("/news/articleView.html?idxno={idxno}"),
+            &format!("aitimes/article_{idxno}.html"),
+        );
+    }
+    serve_list(&bot.site, &[214199, 214145, 214100, 214043]);
+    bot.scrape().await;
+    let total = bot.store.search_count("AI", None).await.unwrap();
+    assert!(
+        total > 5,
+        "the fixtures should give more than one page, got {total}"
+    );
+
+    let (_, first, _) = ask_news(&bot, "search", json!([string_option("query", "AI")])).await;
+    let buttons = first["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(buttons.len(), 2);
+    assert_eq!(buttons[0]["disabled"], true, "no page before the first");
+    let next = buttons[1]["custom_id"].as_str().unwrap().to_owned();
+    assert!(next.len() <= 100);
+
+    // Someone else presses ▶: a private note, the page stays.
+    let (kind, note) = bot
+        .discord
+        .interact(button_press(&next, GUILD, CHANNEL, ADMIN))
+        .await;
+    assert_eq!(kind, 4);
+    assert!(
+        is_ephemeral(&note)
+            && note["content"]
+                .as_str()
+                .unwrap()
+                .contains("Only the member who searched"),
+        "{note}"
+    );
+
+    // The searcher presses ▶: the message shows page 2.
+    let (kind, page2) = bot
+        .discord
+        .interact(button_press(&next, GUILD, CHANNEL, MEMBER))
+        .await;
+    assert_eq!(kind, 7, "the message is updated in place");
+    let footer = page2["embeds"][0]["footer"]["text"].as_str().unwrap();
+    assert!(footer.starts_with("page 2 of"), "{footer}");
+    assert_ne!(
+        page2["embeds"][0]["description"],
+        first["embeds"][0]["description"]
+    );
+
+    // A button of a search that is gone says so.
+    let (_, gone) = bot
+        .discord
+        .interact(button_press("ns:999999:2", GUILD, CHANNEL, MEMBER))
+        .await;
+    assert!(
+        gone["content"].as_str().unwrap().contains("expired"),
+        "{gone}"
+    );
+
+    // After a restart (a new process, the same database) the button still works.
+    let restarted = Bot {
+        store: bot.store.clone(),
+        sources: vec![bot.source.clone()],
+        started: std::time::Instant::now(),
+        guild_id: Some(GUILD),
+    };
+    let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)
+        .await
+        .unwrap();
+    assert!(matches!(
+        turned,
+        briefbot::bot::news::Turn::Page { note: None, .. }
+    ));
     bot.shutdown().await;
 }

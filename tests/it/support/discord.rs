@@ -559,3 +559,34 @@ fn command_of_type(
     }
     d
 }
+
+/// A button press (a component interaction) on a message of the bot's.
+pub fn button_press(custom_id: &str, guild: u64, channel: u64, user: u64) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    json!({
+        "id": (900_000 + n).to_string(),
+        "application_id": APP_ID.to_string(),
+        "type": 3,
+        "token": format!("button-{n}"),
+        "version": 1,
+        "channel_id": channel.to_string(),
+        "guild_id": guild.to_string(),
+        "locale": "ko",
+        "entitlements": [],
+        "attachment_size_limit": 8_388_608,
+        "member": {
+            "user": { "id": user.to_string(), "username": format!("user{user}"), "discriminator": "0000" },
+            "roles": [], "deaf": false, "mute": false, "flags": 0,
+            "permissions": "3072", "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        },
+        "data": { "custom_id": custom_id, "component_type": 2 },
+        "message": {
+            "id": "77", "channel_id": channel.to_string(),
+            "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
+            "content": "", "timestamp": "2026-11-28T00:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0,
+        },
+    })
+}
