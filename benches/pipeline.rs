@@ -8,7 +8,6 @@
 //! A plain binary (`harness = false`): each case runs warm-up rounds, then reports the median,
 //! the 99th percentile and the maximum of its timed rounds.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use briefbot::config::DatabaseUrl;
@@ -17,13 +16,8 @@ use briefbot::scrape::{article, issue_from_page};
 use briefbot::store::{SourcePage, Store};
 use url::Url;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: PathBuf) -> String {
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+mod common;
+use common::{Rng, brief, read, root, sentence, vocabulary};
 
 struct Stats {
     median: Duration,
@@ -123,59 +117,6 @@ fn parse_benches() {
             &strip,
         );
     }
-}
-
-/// A deterministic xorshift generator, so every run builds the same corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
-
-/// Words of the 401 real AI Times titles and leads: Korean with English names and numbers.
-fn vocabulary() -> Vec<String> {
-    let json: serde_json::Value = serde_json::from_str(&read(
-        root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"),
-    ))
-    .unwrap();
-    let mut words = Vec::new();
-    for item in json["items"].as_array().unwrap() {
-        for field in ["title", "lead"] {
-            words.extend(
-                item[field]
-                    .as_str()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_owned),
-            );
-        }
-    }
-    words
-}
-
-fn sentence(rng: &mut Rng, words: &[String], len: usize) -> String {
-    let mut s: Vec<&str> = (0..len).map(|_| rng.pick(words).as_str()).collect();
-    s.dedup();
-    s.join(" ")
-}
-
-fn brief(rng: &mut Rng, words: &[String]) -> Brief {
-    let headline = sentence(rng, words, 7);
-    let summary = format!(
-        "{}. {}. {}.",
-        sentence(rng, words, 12),
-        sentence(rng, words, 10),
-        sentence(rng, words, 11)
-    );
-    Brief { headline, summary }
 }
 
 /// Light rewording that changes the headline too (so the check must go past the exact

@@ -60,6 +60,8 @@ struct DiscordState {
     followups: HashMap<String, Vec<Value>>,
     /// Gateway connections made (IDENTIFY received).
     identified: usize,
+    /// Woken whenever an interaction answer arrives.
+    answered: Arc<tokio::sync::Notify>,
     /// Whether Discord's rate limits are enforced: 50 requests a second in all, 5 messages per
     /// channel in 5 seconds; a request over either gets a 429.
     enforce_limits: bool,
@@ -143,8 +145,13 @@ impl FakeDiscord {
     /// (callback type, data).
     pub async fn interact(&self, interaction: Value) -> (u64, Value) {
         let token = interaction["token"].as_str().unwrap().to_owned();
+        let answered = self.state.lock().unwrap().answered.clone();
         self.events.send(interaction).unwrap();
-        for _ in 0..1000 {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let notified = answered.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             {
                 let s = self.state.lock().unwrap();
                 if let Some(cb) = s.callbacks.get(&token) {
@@ -159,9 +166,10 @@ impl FakeDiscord {
                     }
                 }
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("the bot never answered interaction {token}");
+            }
         }
-        panic!("the bot never answered interaction {token}");
     }
 
     /// Follow-up messages sent for an interaction.
@@ -405,7 +413,9 @@ async fn interaction_callback(
     Path((_id, token)): Path<(u64, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    state.lock().unwrap().callbacks.insert(token, body);
+    let mut s = state.lock().unwrap();
+    s.callbacks.insert(token, body);
+    s.answered.notify_waiters();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -429,7 +439,10 @@ async fn edit_original(
     Path((_app, token)): Path<(u64, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    state.lock().unwrap().edits.insert(token, body.clone());
+    let mut s = state.lock().unwrap();
+    s.edits.insert(token, body.clone());
+    s.answered.notify_waiters();
+    drop(s);
     message_json(&body)
 }
 

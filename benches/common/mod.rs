@@ -1,0 +1,68 @@
+//! What the benchmarks share: fixture paths and a deterministic corpus of realistic briefs.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use briefbot::domain::Brief;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A deterministic xorshift generator, so every run builds the same corpus.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// Words of the 401 real AI Times titles and leads: Korean with English names and numbers.
+pub fn vocabulary() -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_str(&read(
+        root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"),
+    ))
+    .unwrap();
+    let mut words = Vec::new();
+    for item in json["items"].as_array().unwrap() {
+        for field in ["title", "lead"] {
+            words.extend(
+                item[field]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned),
+            );
+        }
+    }
+    words
+}
+
+pub fn sentence(rng: &mut Rng, words: &[String], len: usize) -> String {
+    let mut s: Vec<&str> = (0..len).map(|_| rng.pick(words).as_str()).collect();
+    s.dedup();
+    s.join(" ")
+}
+
+pub fn brief(rng: &mut Rng, words: &[String]) -> Brief {
+    let headline = sentence(rng, words, 7);
+    let summary = format!(
+        "{}. {}. {}.",
+        sentence(rng, words, 12),
+        sentence(rng, words, 10),
+        sentence(rng, words, 11)
+    );
+    Brief { headline, summary }
+}

@@ -1,0 +1,162 @@
+//! Lookups against 100,000 stored briefs of realistic Korean/English text (`BENCH_BRIEFS`
+//! changes the size): `/news search` query time, `/news latest` query time, and whole
+//! `/news search` interactions answered end to end through the real serenity client and the
+//! fake Discord on loopback. Goals: search p99 ≤ 10 ms, latest ≤ 2 ms, interaction p99 ≤ 50 ms.
+//! Run with `cargo bench --bench lookup`.
+
+mod common;
+#[allow(dead_code)]
+#[path = "../tests/it/support/discord.rs"]
+mod discord;
+
+use std::time::{Duration, Instant};
+
+use briefbot::bot::{self, Bot};
+use briefbot::config::{DatabaseUrl, Secret, SourceConfig};
+use briefbot::deliver::DeliverySettings;
+use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use briefbot::store::{SourcePage, Store};
+use common::{Rng, brief, sentence, vocabulary};
+use serde_json::json;
+
+/// Queries of every kind: Korean of one to four syllables, with particles, English, mixed,
+/// several words, and one that finds nothing.
+const QUERIES: &[&str] = &[
+    "칩",
+    "중국",
+    "반도체",
+    "엔비디아",
+    "중국은",
+    "엔비디아의",
+    "모델을",
+    "GPT-4",
+    "ChatGPT",
+    "llm",
+    "AI",
+    "오픈AI 모델",
+    "삼성 HBM",
+    "구글 클라우드",
+    "데이터센터 전력",
+    "존재하지않는말",
+];
+
+fn percentile(times: &mut [Duration], p: usize) -> f64 {
+    times.sort();
+    times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1e3
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("BENCH_BRIEFS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let per_issue = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::Sqlite(format!(
+        "sqlite://{}",
+        dir.path().join("lookup.db").display()
+    ));
+    let store = Store::open(&url).await.unwrap();
+    let words = vocabulary();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let source = SourceId::parse("aitimes-briefing").unwrap();
+    let started = Instant::now();
+    let base = chrono::Utc::now() - chrono::Duration::days(400);
+    for i in 0..n / per_issue {
+        let briefs: Vec<Brief> = (0..per_issue).map(|_| brief(&mut rng, &words)).collect();
+        let issue = Issue {
+            url: CanonicalUrl::parse(&format!("https://bench.example/issue/{i}")).unwrap(),
+            title: format!("[{i}] {}", briefs[0].headline),
+            published_at: Some(base + chrono::Duration::minutes(i as i64 * 30)),
+            lead: sentence(&mut rng, &words, 30),
+            text: briefs
+                .iter()
+                .map(|b| format!("{} {}", b.headline, b.summary))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            briefs,
+        };
+        let page = SourcePage {
+            url: issue.url.as_str(),
+            html: "",
+            format: "bench",
+        };
+        store
+            .record_issue(&source, &issue, &[], &page)
+            .await
+            .unwrap();
+    }
+    println!("## Lookups against {n} stored briefs (SQLite file, FTS5 index)");
+    println!("corpus built in {:.0} s", started.elapsed().as_secs_f64());
+
+    let mut times = Vec::new();
+    let mut counts = Vec::new();
+    for round in 0..1100 {
+        let q = QUERIES[round % QUERIES.len()];
+        let t = Instant::now();
+        let hits = store.search(q, None, 5, 0).await.unwrap();
+        let count = store.search_count(q, None).await.unwrap();
+        if round >= 100 {
+            times.push(t.elapsed());
+        }
+        if round < QUERIES.len() {
+            counts.push(format!("{q}: {count}"));
+        }
+        assert!(hits.len() <= 5);
+    }
+    println!("matches per query: {}", counts.join(", "));
+    println!(
+        "/news search query (first page and result count): median {:.2} ms, p99 {:.2} ms",
+        percentile(&mut times, 50),
+        percentile(&mut times, 99)
+    );
+    let mut times = Vec::new();
+    for round in 0..1100 {
+        let t = Instant::now();
+        let latest = store.latest(1, None).await.unwrap();
+        if round >= 100 {
+            times.push(t.elapsed());
+        }
+        assert_eq!(latest.len(), 1);
+    }
+    println!(
+        "/news latest query: median {:.3} ms, p99 {:.3} ms",
+        percentile(&mut times, 50),
+        percentile(&mut times, 99)
+    );
+
+    // Whole interactions: gateway event in, deferral and answer out, over loopback.
+    let fake = discord::FakeDiscord::start().await;
+    let http = bot::http_client(
+        &Secret::new("bench-token".into()),
+        Some(&url::Url::parse(&fake.base).unwrap()),
+    );
+    let bot = Bot {
+        store: store.clone(),
+        sources: vec![SourceConfig::aitimes_briefing()],
+        started: Instant::now(),
+        guild_id: Some(7),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));
+    fake.registered_commands("7").await;
+    let mut times = Vec::new();
+    for round in 0..300 {
+        let q = QUERIES[round % QUERIES.len()];
+        let options = json!([{ "name": "search", "type": 1, "options": [{ "name": "query", "type": 3, "value": q }] }]);
+        let payload = discord::command("news", options, Some(7), 100, 1, "3072");
+        let t = Instant::now();
+        fake.interact(payload).await;
+        if round >= 50 {
+            times.push(t.elapsed());
+        }
+    }
+    println!(
+        "/news search interaction, end to end on loopback: median {:.2} ms, p99 {:.2} ms",
+        percentile(&mut times, 50),
+        percentile(&mut times, 99)
+    );
+    stop.send(true).unwrap();
+    let _ = task.await;
+}
