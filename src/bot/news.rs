@@ -377,8 +377,13 @@ fn results_embed(query: &str, hits: &[Hit], page: i64, total: i64) -> CreateEmbe
         ))
         .description(render::cut(description.trim_end(), render::MAX_DESCRIPTION))
         .footer(serenity::all::CreateEmbedFooter::new(format!(
-            "page {page} of {} · {total} results",
-            pages(total)
+            "page {page} of {} · {total}{} results",
+            pages(total),
+            if total >= crate::store::search::MAX_RESULTS {
+                "+"
+            } else {
+                ""
+            }
         )))
 }
 

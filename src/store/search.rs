@@ -54,6 +54,9 @@ pub(super) async fn index_itemless_issue(
     Ok(())
 }
 
+/// The most results a search returns: 40 pages of 5, the most relevant first.
+pub const MAX_RESULTS: i64 = 200;
+
 /// A `/news search` whose pages can be turned.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Session {
@@ -66,19 +69,22 @@ pub struct Session {
 }
 
 impl Store {
-    /// How many results a search has in all.
+    /// How many results a search has, counted up to [`MAX_RESULTS`] (what paging can reach).
     pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
         let Some(fts) = search::fts5_query(query) else {
             return Ok(0);
         };
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM search_index s
-             LEFT JOIN briefs b ON b.id = s.rowid
-             JOIN issues i ON i.id = CASE WHEN s.rowid > 0 THEN b.issue_id ELSE -s.rowid END
-             WHERE search_index MATCH $1 AND ($2 IS NULL OR i.source_id = $2)",
+            "SELECT COUNT(*) FROM (
+                 SELECT 1 FROM search_index s
+                 LEFT JOIN briefs b ON b.id = s.rowid
+                 JOIN issues i ON i.id = CASE WHEN s.rowid > 0 THEN b.issue_id ELSE -s.rowid END
+                 WHERE search_index MATCH $1 AND ($2 IS NULL OR i.source_id = $2)
+                 LIMIT $3)",
         )
         .bind(fts)
         .bind(source)
+        .bind(MAX_RESULTS)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -186,22 +192,33 @@ impl Store {
         let Some(fts) = search::fts5_query(query) else {
             return Ok(Vec::new());
         };
+        // Rank inside the index first (FTS5 orders by bm25 there) and join only the best
+        // candidates: a common word ("AI") matches most briefs, and joining every match before
+        // sorting costs far more than the page needs.
+        let candidates = if source.is_some() {
+            MAX_RESULTS * 5
+        } else {
+            MAX_RESULTS
+        };
+        let limit = limit.min((MAX_RESULTS - offset).max(0));
         Ok(sqlx::query_as(
-            "SELECT s.rowid AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
+            "SELECT m.key, i.id AS issue_id, i.source_id, i.title AS issue_title,
                     i.url AS issue_url, i.published_at, i.first_seen_at,
                     COALESCE(b.headline, i.title) AS headline, COALESCE(b.summary, i.lead) AS summary,
-                    bm25(search_index) AS score
-             FROM search_index s
-             LEFT JOIN briefs b ON b.id = s.rowid
-             JOIN issues i ON i.id = CASE WHEN s.rowid > 0 THEN b.issue_id ELSE -s.rowid END
-             WHERE search_index MATCH $1 AND ($2 IS NULL OR i.source_id = $2)
-             ORDER BY round(bm25(search_index), 1), COALESCE(i.published_at, i.first_seen_at) DESC, s.rowid DESC
+                    m.score
+             FROM (SELECT rowid AS key, rank AS score FROM search_index
+                   WHERE search_index MATCH $1 ORDER BY rank LIMIT $5) m
+             LEFT JOIN briefs b ON b.id = m.key
+             JOIN issues i ON i.id = CASE WHEN m.key > 0 THEN b.issue_id ELSE -m.key END
+             WHERE ($2 IS NULL OR i.source_id = $2)
+             ORDER BY round(m.score, 1), COALESCE(i.published_at, i.first_seen_at) DESC, m.key DESC
              LIMIT $3 OFFSET $4",
         )
         .bind(fts)
         .bind(source)
         .bind(limit)
         .bind(offset)
+        .bind(candidates)
         .fetch_all(&self.pool)
         .await?)
     }
