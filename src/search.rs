@@ -101,19 +101,25 @@ pub fn index_terms(text: &str) -> String {
 /// search for (only punctuation, say).
 pub type Query = Vec<Vec<Vec<String>>>;
 
+/// The runs of one query word, without a one-syllable Hangul run right after Latin letters or
+/// digits: in "오픈AI가" that syllable is a particle.
+fn query_word_runs(word: &str) -> Vec<(Kind, String)> {
+    let mut word_runs = runs(word);
+    if word_runs.len() >= 2
+        && let [.., (Kind::Word, _), (Kind::Hangul, last)] = word_runs.as_slice()
+        && last.chars().count() == 1
+    {
+        word_runs.pop();
+    }
+    word_runs
+}
+
 /// Parses a query. A word ending in a particle is searched without it; when that leaves one
 /// syllable (`칩을`), the whole word (`회의`, a word of its own) is an alternative too.
 pub fn parse_query(query: &str) -> Query {
     let mut words: Query = Vec::new();
     for word in query.split_whitespace() {
-        let mut word_runs = runs(word);
-        // "오픈AI가": a one-syllable Hangul run right after Latin letters or digits is a particle.
-        if word_runs.len() >= 2
-            && let [.., (Kind::Word, _), (Kind::Hangul, last)] = word_runs.as_slice()
-            && last.chars().count() == 1
-        {
-            word_runs.pop();
-        }
+        let word_runs = query_word_runs(word);
         let mut alternatives = vec![terms_of(&word_runs)];
         if let Some((Kind::Hangul, last)) = word_runs.last()
             && let Some(stem) = without_particle(last)
@@ -194,13 +200,7 @@ pub fn satisfies(terms: &str, query: &Query) -> bool {
 fn needles(query: &str) -> Vec<Vec<char>> {
     let mut out: Vec<Vec<char>> = Vec::new();
     for word in query.split_whitespace() {
-        let mut word_runs = runs(word);
-        if word_runs.len() >= 2
-            && let [.., (Kind::Word, _), (Kind::Hangul, last)] = word_runs.as_slice()
-            && last.chars().count() == 1
-        {
-            word_runs.pop();
-        }
+        let mut word_runs = query_word_runs(word);
         if let Some((Kind::Hangul, last)) = word_runs.last_mut()
             && let Some(stem) = without_particle(last)
         {
