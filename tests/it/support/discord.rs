@@ -342,24 +342,9 @@ async fn create_message(
         *n -= 1;
         return error(502);
     }
-    axum::Json(json!({
-        "id": posted.id.to_string(),
-        "channel_id": channel.to_string(),
-        "author": { "id": "42", "username": "briefbot", "discriminator": "0000", "bot": true },
-        "content": posted.body["content"].as_str().unwrap_or(""),
-        "timestamp": "2026-11-28T00:00:00.000000+00:00",
-        "edited_timestamp": null,
-        "tts": false,
-        "mention_everyone": false,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": posted.body["embeds"].clone(),
-        "pinned": false,
-        "type": 0,
-        "nonce": posted.body["nonce"].clone(),
-    }))
-    .into_response()
+    let mut message = message_value(posted.id, channel, &posted.body);
+    message["nonce"] = posted.body["nonce"].clone();
+    axum::Json(message).into_response()
 }
 
 async fn set_global_commands(
@@ -447,15 +432,41 @@ async fn edit_original(
 }
 
 fn message_json(body: &Value) -> Response {
-    axum::Json(json!({
-        "id": "1", "channel_id": "1",
+    axum::Json(message_value(1, 1, body)).into_response()
+}
+
+/// A message object as Discord returns it, of the bot's, with `body`'s content and embeds.
+fn message_value(id: u64, channel: u64, body: &Value) -> Value {
+    json!({
+        "id": id.to_string(),
+        "channel_id": channel.to_string(),
         "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
         "content": body["content"].as_str().unwrap_or(""),
-        "timestamp": "2026-11-28T00:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
-        "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
-        "embeds": [], "pinned": false, "type": 0,
-    }))
-    .into_response()
+        "timestamp": "2026-11-28T00:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+        "pinned": false,
+        "type": 0,
+    })
+}
+
+/// A user as an interaction carries it.
+fn user_value(user: u64) -> Value {
+    json!({ "id": user.to_string(), "username": format!("user{user}"), "discriminator": "0000" })
+}
+
+/// A guild member as an interaction carries it.
+fn member_value(user: u64, permissions: &str) -> Value {
+    json!({
+        "user": user_value(user),
+        "roles": [], "deaf": false, "mute": false, "flags": 0,
+        "permissions": permissions, "joined_at": "2026-01-01T00:00:00.000000+00:00",
+    })
 }
 
 /// One gateway session at a time: HELLO, wait for IDENTIFY, READY, then heartbeat ACKs and the
@@ -547,7 +558,6 @@ fn command_of_type(
 ) -> Value {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let user_obj = json!({ "id": user.to_string(), "username": format!("user{user}"), "discriminator": "0000" });
     let mut d = json!({
         "id": (500_000 + n).to_string(),
         "application_id": APP_ID.to_string(),
@@ -563,12 +573,9 @@ fn command_of_type(
     match guild {
         Some(g) => {
             d["guild_id"] = json!(g.to_string());
-            d["member"] = json!({
-                "user": user_obj, "roles": [], "deaf": false, "mute": false, "flags": 0,
-                "permissions": permissions, "joined_at": "2026-01-01T00:00:00.000000+00:00",
-            });
+            d["member"] = member_value(user, permissions);
         }
-        None => d["user"] = user_obj,
+        None => d["user"] = user_value(user),
     }
     d
 }
@@ -588,18 +595,8 @@ pub fn button_press(custom_id: &str, guild: u64, channel: u64, user: u64) -> Val
         "locale": "ko",
         "entitlements": [],
         "attachment_size_limit": 8_388_608,
-        "member": {
-            "user": { "id": user.to_string(), "username": format!("user{user}"), "discriminator": "0000" },
-            "roles": [], "deaf": false, "mute": false, "flags": 0,
-            "permissions": "3072", "joined_at": "2026-01-01T00:00:00.000000+00:00",
-        },
+        "member": member_value(user, "3072"),
         "data": { "custom_id": custom_id, "component_type": 2 },
-        "message": {
-            "id": "77", "channel_id": channel.to_string(),
-            "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
-            "content": "", "timestamp": "2026-11-28T00:00:00.000000+00:00", "edited_timestamp": null,
-            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": false, "type": 0,
-        },
+        "message": message_value(77, channel, &json!({})),
     })
 }
