@@ -4,9 +4,10 @@
 //! Korean writes particles onto nouns (`중국은`, `엔비디아의`) and most nouns are two syllables,
 //! below the three characters a trigram index needs. So, as Lucene's CJK analyzer does, a
 //! Hangul run is indexed as its character bigrams — plus its single syllables, so a
-//! one-syllable word (`칩`) is found inside longer words too. A query word of two or more
-//! syllables becomes its bigrams (all required), a one-syllable word its unigram; a particle at
-//! the end of a query word is dropped first. Latin letters and digits form ordinary words,
+//! one-syllable word (`칩`) is found inside longer words too. A run's bigrams are written next
+//! to each other, so a query word of two or more syllables becomes the phrase of its bigrams
+//! (`반도체` → `"반도 도체"`, which only a text containing `반도체` has), a one-syllable word its
+//! unigram; a particle at the end of a query word is dropped first. Latin letters and digits form ordinary words,
 //! lowercased (`GPT-4` → `gpt 4`). Every text is NFKC-normalized first, so full-width forms
 //! and compatibility characters match their plain forms.
 
@@ -97,8 +98,9 @@ pub fn index_terms(text: &str) -> String {
 }
 
 /// What a query requires: every word (outer), each satisfied by any of its alternatives
-/// (middle), an alternative by all of its terms (inner). Empty when the query has nothing to
-/// search for (only punctuation, say).
+/// (middle), an alternative by all of its phrases (inner): a phrase is one term, or the bigrams
+/// of a Hangul run separated by spaces, which must be found next to each other. Empty when the
+/// query has nothing to search for (only punctuation, say).
 pub type Query = Vec<Vec<Vec<String>>>;
 
 /// The runs of one query word, without a one-syllable Hangul run right after Latin letters or
@@ -147,7 +149,7 @@ fn terms_of(word_runs: &[(Kind, String)]) -> Vec<String> {
         match kind {
             Kind::Word => terms.push(run.clone()),
             Kind::Hangul if run.chars().count() == 1 => terms.push(run.clone()),
-            Kind::Hangul => terms.extend(bigrams(run)),
+            Kind::Hangul => terms.push(bigrams(run).collect::<Vec<_>>().join(" ")),
         }
     }
     terms.dedup();
@@ -161,7 +163,7 @@ fn without_particle(run: &str) -> Option<&str> {
         .find_map(|p| run.strip_suffix(p).filter(|stem| !stem.is_empty()))
 }
 
-/// An FTS5 query for a parsed query, every term quoted, so nothing a user types is query
+/// An FTS5 query for a parsed query, every phrase quoted, so nothing a user types is query
 /// syntax. `None` when there is nothing to search for.
 pub fn fts5_query(query: &str) -> Option<String> {
     let words = parse_query(query);
@@ -187,13 +189,15 @@ pub fn fts5_query(query: &str) -> Option<String> {
 /// Whether indexed `terms` (as [`index_terms`] makes them) satisfy a parsed query: what the
 /// FTS5 query does, for tests and tools.
 pub fn satisfies(terms: &str, query: &Query) -> bool {
-    let index: std::collections::HashSet<&str> = terms.split(' ').collect();
+    let index: Vec<&str> = terms.split(' ').collect();
+    let found = |phrase: &String| {
+        let phrase: Vec<&str> = phrase.split(' ').collect();
+        index.windows(phrase.len()).any(|w| w == phrase.as_slice())
+    };
     !query.is_empty()
-        && query.iter().all(|alternatives| {
-            alternatives
-                .iter()
-                .any(|all| all.iter().all(|t| index.contains(t.as_str())))
-        })
+        && query
+            .iter()
+            .all(|alternatives| alternatives.iter().any(|all| all.iter().all(found)))
 }
 
 /// The surface forms a query looks for — words, Hangul stems without particles — lowercased.
@@ -292,6 +296,8 @@ mod tests {
         }
         assert!(!has_all(text, "미국"));
         assert!(!has_all(text, "반도체칩"));
+        // The syllables must be next to each other, as typed.
+        assert!(!has_all("한반도의 도체 연구", "반도체"));
     }
 
     #[test]
@@ -326,7 +332,7 @@ mod tests {
         );
         assert_eq!(
             fts5_query("중국은 반도체").as_deref(),
-            Some("((\"중국\")) AND ((\"반도\" AND \"도체\"))")
+            Some("((\"중국\")) AND ((\"반도 도체\"))")
         );
         assert_eq!(fts5_query("..."), None);
     }
