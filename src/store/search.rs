@@ -27,35 +27,50 @@ pub struct Hit {
 
 pub(super) async fn index_brief(
     conn: &mut SqliteConnection,
+    source: &str,
     brief_id: i64,
     brief: &Brief,
 ) -> Result<()> {
-    let terms = search::index_terms(&format!("{} {}", brief.headline, brief.summary));
-    sqlx::query("INSERT INTO search_index (rowid, terms) VALUES ($1, $2)")
-        .bind(brief_id)
-        .bind(terms)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let text = format!("{} {}", brief.headline, brief.summary);
+    index(conn, source, brief_id, &text).await
 }
 
 pub(super) async fn index_itemless_issue(
     conn: &mut SqliteConnection,
+    source: &str,
     issue_id: i64,
     title: &str,
     lead: &str,
 ) -> Result<()> {
-    let terms = search::index_terms(&format!("{title} {lead}"));
-    sqlx::query("INSERT INTO search_index (rowid, terms) VALUES ($1, $2)")
-        .bind(-issue_id)
-        .bind(terms)
+    index(conn, source, -issue_id, &format!("{title} {lead}")).await
+}
+
+/// Adds a document to the index; its rowid is the next one, so rowids follow indexing order.
+async fn index(conn: &mut SqliteConnection, source: &str, doc: i64, text: &str) -> Result<()> {
+    sqlx::query("INSERT INTO search_index (terms, source, doc) VALUES ($1, $2, $3)")
+        .bind(search::index_terms(text))
+        .bind(source)
+        .bind(doc)
         .execute(conn)
         .await?;
     Ok(())
 }
 
+/// An FTS5 query for `query` over the `terms` column, limited to one source when `source` is
+/// given. `None` when the query has nothing to search for.
+fn match_expression(query: &str, source: Option<&str>) -> Option<String> {
+    let terms = format!("terms : ({})", search::fts5_query(query)?);
+    Some(match source {
+        Some(source) => format!("{terms} AND source : \"{}\"", source.replace('"', "\"\"")),
+        None => terms,
+    })
+}
+
 /// The most results a search returns: 40 pages of 5, the most relevant first.
 pub const MAX_RESULTS: i64 = 200;
+
+/// How many of a query's newest matches are ranked by relevance (at least [`MAX_RESULTS`]).
+pub const RANKED: i64 = 1_000;
 
 /// A `/news search` whose pages can be turned.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -71,19 +86,14 @@ pub struct Session {
 impl Store {
     /// How many results a search has, counted up to [`MAX_RESULTS`] (what paging can reach).
     pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
-        let Some(fts) = search::fts5_query(query) else {
+        let Some(fts) = match_expression(query, source) else {
             return Ok(0);
         };
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM (
-                 SELECT 1 FROM search_index s
-                 LEFT JOIN briefs b ON b.id = s.rowid
-                 JOIN issues i ON i.id = CASE WHEN s.rowid > 0 THEN b.issue_id ELSE -s.rowid END
-                 WHERE search_index MATCH $1 AND ($2 IS NULL OR i.source_id = $2)
-                 LIMIT $3)",
+                 SELECT 1 FROM search_index WHERE search_index MATCH $1 LIMIT $2)",
         )
         .bind(fts)
-        .bind(source)
         .bind(MAX_RESULTS)
         .fetch_one(&self.pool)
         .await?)
@@ -140,48 +150,50 @@ impl Store {
         )
     }
 
-    /// Indexes what was stored before the index existed (or before a crash between the two —
-    /// they share a transaction, so this only ever finds rows from older versions).
+    /// Indexes what was stored before the index existed (or before it was rebuilt), oldest
+    /// first, so rowids follow age. Documents are indexed in the transaction that stores them, so
+    /// this only ever finds rows written by older versions.
     pub(super) async fn index_unindexed(&self) -> Result<()> {
-        let briefs: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, headline, summary FROM briefs
-             WHERE id NOT IN (SELECT rowid FROM search_index WHERE rowid > 0)",
+        let docs: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT doc, source_id, a, b FROM (
+                 SELECT b.id AS doc, i.source_id, b.headline AS a, b.summary AS b,
+                        COALESCE(i.published_at, i.first_seen_at) AS at, i.id AS issue, b.position
+                 FROM briefs b JOIN issues i ON i.id = b.issue_id
+                 WHERE b.id NOT IN (SELECT doc FROM search_index WHERE doc > 0)
+                 UNION ALL
+                 SELECT -i.id, i.source_id, i.title, i.lead,
+                        COALESCE(i.published_at, i.first_seen_at), i.id, 0
+                 FROM issues i
+                 WHERE NOT EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = i.id)
+                   AND -i.id NOT IN (SELECT doc FROM search_index WHERE doc < 0))
+             ORDER BY at, issue, position",
         )
         .fetch_all(&self.pool)
         .await?;
-        let issues: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT i.id, i.title, i.lead FROM issues i
-             WHERE NOT EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = i.id)
-               AND -i.id NOT IN (SELECT rowid FROM search_index WHERE rowid < 0)",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        if briefs.is_empty() && issues.is_empty() {
+        if docs.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (id, headline, summary) in &briefs {
-            let brief = Brief {
-                headline: headline.clone(),
-                summary: summary.clone(),
-            };
-            index_brief(&mut tx, *id, &brief).await?;
+        // In chunks, so a large upgrade does not hold the write lock for long at a time.
+        for chunk in docs.chunks(2_000) {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            for (doc, source, a, b) in chunk {
+                index(&mut tx, source, *doc, &format!("{a} {b}")).await?;
+            }
+            tx.commit().await?;
         }
-        for (id, title, lead) in &issues {
-            index_itemless_issue(&mut tx, *id, title, lead).await?;
-        }
-        tx.commit().await?;
-        tracing::info!(
-            briefs = briefs.len(),
-            issues = issues.len(),
-            "search index brought up to date"
-        );
+        tracing::info!(documents = docs.len(), "search index brought up to date");
         Ok(())
     }
 
     /// Briefs (and issues without items) matching every word of `query`, most relevant first,
     /// the newer first among equally relevant ones. Empty when the query has nothing to search
     /// for. The query only ever reaches SQL as a bound parameter.
+    ///
+    /// Relevance (FTS5's bm25, with the index's own term statistics) is computed for the newest
+    /// [`RANKED`] matches only: scoring every match of a word found in most briefs (`AI`) costs
+    /// far more than the page needs, and among that many matches the newest are the ones a
+    /// reader is after. FTS5 walks the index newest first (rowids follow indexing order) and
+    /// stops there. A query with fewer matches is ranked exactly.
     pub async fn search(
         &self,
         query: &str,
@@ -189,36 +201,34 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Hit>> {
-        let Some(fts) = search::fts5_query(query) else {
+        let Some(fts) = match_expression(query, source) else {
             return Ok(Vec::new());
         };
-        // Rank inside the index first (FTS5 orders by bm25 there) and join only the best
-        // candidates: a common word ("AI") matches most briefs, and joining every match before
-        // sorting costs far more than the page needs.
-        let candidates = if source.is_some() {
-            MAX_RESULTS * 5
-        } else {
-            MAX_RESULTS
-        };
         let limit = limit.min((MAX_RESULTS - offset).max(0));
+        // Only the best MAX_RESULTS of the ranked matches are joined to their briefs and issues
+        // (reading `doc` costs a row read, so it is read for those only).
         Ok(sqlx::query_as(
-            "SELECT m.key, i.id AS issue_id, i.source_id, i.title AS issue_title,
+            "WITH ranked AS (
+                 SELECT rowid AS seq, bm25(search_index, 1.0, 0.0, 0.0) AS score
+                 FROM search_index WHERE search_index MATCH $1
+                 ORDER BY rowid DESC LIMIT $4),
+             best AS (SELECT seq, score FROM ranked ORDER BY round(score, 1), seq DESC LIMIT $5)
+             SELECT d.doc AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
                     i.url AS issue_url, i.published_at, i.first_seen_at,
                     COALESCE(b.headline, i.title) AS headline, COALESCE(b.summary, i.lead) AS summary,
                     m.score
-             FROM (SELECT rowid AS key, rank AS score FROM search_index
-                   WHERE search_index MATCH $1 ORDER BY rank LIMIT $5) m
-             LEFT JOIN briefs b ON b.id = m.key
-             JOIN issues i ON i.id = CASE WHEN m.key > 0 THEN b.issue_id ELSE -m.key END
-             WHERE ($2 IS NULL OR i.source_id = $2)
-             ORDER BY round(m.score, 1), COALESCE(i.published_at, i.first_seen_at) DESC, m.key DESC
-             LIMIT $3 OFFSET $4",
+             FROM best m
+             JOIN search_index d ON d.rowid = m.seq
+             LEFT JOIN briefs b ON b.id = d.doc
+             JOIN issues i ON i.id = CASE WHEN d.doc > 0 THEN b.issue_id ELSE -d.doc END
+             ORDER BY round(m.score, 1), COALESCE(i.published_at, i.first_seen_at) DESC, m.seq DESC
+             LIMIT $2 OFFSET $3",
         )
         .bind(fts)
-        .bind(source)
         .bind(limit)
         .bind(offset)
-        .bind(candidates)
+        .bind(RANKED)
+        .bind(MAX_RESULTS)
         .fetch_all(&self.pool)
         .await?)
     }

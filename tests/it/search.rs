@@ -160,7 +160,30 @@ async fn results_are_filtered_by_source_and_paged() {
 async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
     let db = TestDb::new();
     let (store, _, _) = load(&db).await;
-    let before = store.search("엔비디아", None, 100, 0).await.unwrap().len();
+    // Stored last but published first, as when a source's back issues are scraped.
+    let issue = Issue {
+        url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=1").unwrap(),
+        title: "[7월1일] 뉴스 브리핑".into(),
+        published_at: Some(Utc.with_ymd_and_hms(2026, 6, 30, 22, 0, 0).unwrap()),
+        lead: "7월 첫 소식입니다.".into(),
+        text: "엔비디아, 7월 실적 발표 예고".into(),
+        briefs: vec![Brief {
+            headline: "엔비디아, 7월 실적 발표 예고".into(),
+            summary: "엔비디아가 7월 말 분기 실적을 발표한다고 밝혔다.".into(),
+        }],
+    };
+    let page = SourcePage {
+        url: issue.url.as_str(),
+        html: "",
+        format: "ndsoft",
+    };
+    let source = SourceId::parse("aitimes-briefing").unwrap();
+    store
+        .record_issue(&source, &issue, &[], &page)
+        .await
+        .unwrap();
+    let before = keys(&store.search("엔비디아", None, 100, 0).await.unwrap());
+    assert!(!before.is_empty());
     sqlx::query("DELETE FROM search_index")
         .execute(store.pool())
         .await
@@ -176,11 +199,80 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
 
     let reopened = db.store().await;
     assert_eq!(
-        reopened
-            .search("엔비디아", None, 100, 0)
+        keys(&reopened.search("엔비디아", None, 100, 0).await.unwrap()),
+        before
+    );
+    // Refilled oldest first: rowids follow the issues' dates, as the newest-first ranking
+    // window expects.
+    let dates: Vec<String> = sqlx::query_scalar(
+        "SELECT i.published_at FROM search_index s
+         JOIN briefs b ON b.id = s.doc JOIN issues i ON i.id = b.issue_id ORDER BY s.rowid",
+    )
+    .fetch_all(reopened.pool())
+    .await
+    .unwrap();
+    assert_eq!(dates.len(), 84);
+    assert!(dates.is_sorted(), "{dates:?}");
+}
+
+fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
+    hits.iter().map(|h| h.key).collect()
+}
+
+#[tokio::test]
+async fn a_source_id_is_a_filter_and_never_a_search_word() {
+    let db = TestDb::new();
+    let (store, _, _) = load(&db).await;
+    let source = SourceId::parse("techcrunch").unwrap();
+    let issue = Issue {
+        url: CanonicalUrl::parse("https://techcrunch.example/2026/11/28/openai").unwrap(),
+        title: "오픈AI, 새 추론 모델 공개".into(),
+        published_at: Some(Utc::now()),
+        lead: "오픈AI가 새 추론 모델을 공개했다.".into(),
+        text: "오픈AI가 새 추론 모델을 공개했다. 가격은 절반이다.".into(),
+        briefs: Vec::new(),
+    };
+    let page = SourcePage {
+        url: issue.url.as_str(),
+        html: "",
+        format: "generic",
+    };
+    let Recorded::New { id } = store
+        .record_issue(&source, &issue, &[], &page)
+        .await
+        .unwrap()
+    else {
+        panic!("taken for a duplicate");
+    };
+    assert!(
+        store
+            .search("techcrunch", None, 10, 0)
             .await
             .unwrap()
-            .len(),
-        before
+            .is_empty()
+    );
+    assert_eq!(store.search_count("techcrunch", None).await.unwrap(), 0);
+    let filtered = store
+        .search("오픈AI", Some("techcrunch"), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(keys(&filtered), [-id]);
+    assert_eq!(filtered[0].source_id, "techcrunch");
+    assert_eq!(
+        store
+            .search_count("오픈AI", Some("techcrunch"))
+            .await
+            .unwrap(),
+        1
+    );
+    let everywhere = store.search("오픈AI", None, 200, 0).await.unwrap();
+    assert!(everywhere.len() > 1 && everywhere.iter().any(|h| h.key == -id));
+    // A source id that merely starts like another is a different source.
+    assert!(
+        store
+            .search("오픈AI", Some("techcrunch-kr"), 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
