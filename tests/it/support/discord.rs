@@ -109,6 +109,11 @@ impl FakeDiscord {
             .route("/api/v10/webhooks/{app}/{token}/messages/@original", patch(edit_original))
             .route("/api/v10/webhooks/{app}/{token}", post(create_followup))
             .with_state(state.clone());
+        // Like Discord's servers, answer without Nagle's delay (else a reply can wait 40 ms for
+        // the peer's delayed ACK).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -482,6 +487,7 @@ async fn serve_gateway(
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
+        let _ = stream.set_nodelay(true);
         let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
             continue;
         };
