@@ -171,14 +171,46 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     };
     let store = Store::open(&settings.database_url).await?;
     tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
+    // Bound before any work starts, so an address in use stops start-up cleanly.
+    let listener = match settings.http_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on BRIEFBOT_HTTP_ADDR {addr}"))?,
+        ),
+        None => None,
+    };
     let scraper = Scraper::new(fetcher()?, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(schedule::run(scraper, sources.clone(), stopped.clone()));
+    let gateway = std::sync::Arc::new(bot::Gateway::default());
+    let started = std::time::Instant::now();
+    let endpoint = match listener {
+        Some(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving /healthz and /metrics");
+            }
+            let endpoint = crate::http::Endpoint {
+                store: store.clone(),
+                sources: sources.clone(),
+                gateway: gateway.clone(),
+                started,
+                started_at: chrono::Utc::now(),
+            };
+            Some(tokio::spawn(crate::http::serve(
+                listener,
+                endpoint,
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
     let bot = bot::Bot {
         store,
         sources,
-        started: std::time::Instant::now(),
+        started,
         guild_id: settings.guild_id,
+        gateway,
     };
     let http = bot::http_client(&token, settings.api_proxy.as_ref());
     let mut discord = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));
@@ -193,6 +225,12 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         Some(ended) => ended,
         None => discord.await,
     };
+    if let Some(endpoint) = endpoint {
+        endpoint
+            .await
+            .context("the HTTP endpoint ended abnormally")?
+            .context("the HTTP endpoint failed")?;
+    }
     ended.context("the Discord task ended abnormally")??;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,8 @@
 //!
 //! Keeps Discord communities up to date with AI news: scrapes news-brief issues (first of all
 //! AI Times' daily 뉴스 브리핑), splits each into its lead story and `■` brief items,
-//! deduplicates them in a database, and serves them from the command line (Discord comes next).
+//! deduplicates them in a database, posts each new issue to the Discord channels that
+//! subscribed, and answers slash-command and command-line lookups.
 //!
 //! # Layout
 //!
@@ -23,6 +24,7 @@
 //!   pauses channels that refuse.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
 //! - [`output`] and [`cli`] — what the command line prints and does.
+//! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
 
@@ -32,6 +34,7 @@ pub mod config;
 pub mod dedup;
 pub mod deliver;
 pub mod domain;
+pub mod http;
 pub mod output;
 pub mod render;
 pub mod schedule;

@@ -5,10 +5,12 @@ pub mod commands;
 pub mod news;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serenity::all::{
-    ClientBuilder, Context, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
+    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
+    Ready, ResumedEvent, ShardStageUpdateEvent,
 };
 use serenity::http::{Http, HttpBuilder};
 use tokio::sync::watch;
@@ -25,6 +27,25 @@ pub struct Bot {
     pub started: Instant,
     /// Register commands in this guild only (instant) instead of globally.
     pub guild_id: Option<u64>,
+    /// Whether the gateway is connected, for the operator's endpoint.
+    pub gateway: Arc<Gateway>,
+}
+
+/// The state of the gateway connection.
+#[derive(Debug, Default)]
+pub struct Gateway {
+    connected: AtomicBool,
+}
+
+impl Gateway {
+    /// Connected and identified (READY or RESUMED received, and not lost since).
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
 }
 
 /// serenity's HTTP client. With a proxy every REST call goes to it (serenity only honours a
@@ -47,6 +68,7 @@ struct Handler {
 #[serenity::async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
+        self.bot.gateway.set_connected(true);
         let commands = commands::definitions();
         let result = match self.bot.guild_id {
             Some(guild) => GuildId::new(guild).set_commands(&ctx.http, commands).await,
@@ -61,6 +83,16 @@ impl EventHandler for Handler {
                 "connected to Discord; slash commands registered"
             ),
             Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        }
+    }
+
+    async fn resume(&self, _: Context, _: ResumedEvent) {
+        self.bot.gateway.set_connected(true);
+    }
+
+    async fn shard_stage_update(&self, _: Context, event: ShardStageUpdateEvent) {
+        if event.new != ConnectionStage::Connected {
+            self.bot.gateway.set_connected(false);
         }
     }
 

@@ -177,6 +177,27 @@ impl Store {
         .await?)
     }
 
+    /// How many deliveries there are in each status (`pending`, `sent`, `skipped`, `failed`,
+    /// `cancelled`); a status with none is left out.
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many subscriptions are active, and how many are paused.
+    pub async fn subscription_counts(&self) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE paused_at IS NULL),
+                    COUNT(*) FILTER (WHERE paused_at IS NOT NULL)
+             FROM subscriptions",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Pending deliveries (the queue depth `/status` shows).
     pub async fn pending_deliveries(&self) -> Result<i64> {
         Ok(

@@ -61,6 +61,7 @@ impl Running {
             sources: vec![source.clone()],
             started: std::time::Instant::now(),
             guild_id: Some(GUILD),
+            gateway: Default::default(),
         };
         let delivery = DeliverySettings {
             min_interval: Duration::from_millis(1),
@@ -700,6 +701,7 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         sources: vec![bot.source.clone()],
         started: std::time::Instant::now(),
         guild_id: Some(GUILD),
+        gateway: Default::default(),
     };
     let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)
         .await

@@ -275,11 +275,42 @@ async fn run_needs_a_token() {
 }
 
 #[tokio::test]
+async fn run_stops_with_a_clear_error_when_the_http_address_is_taken() {
+    let db = TestDb::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = briefbot(
+        db.dir.path(),
+        &[
+            ("DISCORD_TOKEN", "secret-token-value"),
+            ("DISCORD_API_PROXY", "http://127.0.0.1:9"),
+            ("BRIEFBOT_HTTP_ADDR", &addr),
+        ],
+        &["run"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot listen on BRIEFBOT_HTTP_ADDR {addr}")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-token-value") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
     let site = site_with_issues().await;
     let discord = crate::support::discord::FakeDiscord::start().await;
     let db = TestDb::new();
     write_sources(db.dir.path(), &site);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
         .current_dir(db.dir.path())
         .env_remove("DATABASE_URL")
@@ -288,6 +319,7 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         .env("DISCORD_TOKEN", "secret-token-value")
         .env("DISCORD_API_PROXY", &discord.base)
         .env("BRIEFBOT_GUILD_ID", "7")
+        .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -305,6 +337,24 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // The operator's endpoint sees the gateway connected and the source's issues stored.
+    let mut health = serde_json::Value::Null;
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("http://{addr}/healthz")).await {
+            health = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            if health["discord"] == "connected" && health["sources"][0]["issues"].as_i64() > Some(0)
+            {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["discord"], "connected", "{health}");
+    assert!(
+        health["sources"][0]["issues"].as_i64() > Some(0),
+        "{health}"
+    );
     let pid = child.id().unwrap().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -322,6 +372,7 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
     assert!(out.status.success(), "{log}");
     assert!(log.contains("slash commands registered"), "{log}");
     assert!(log.contains("stopping"), "{log}");
+    assert!(log.contains("serving /healthz and /metrics"), "{log}");
     assert!(
         !log.contains("secret-token-value"),
         "the token must never be logged"

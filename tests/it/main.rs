@@ -8,6 +8,7 @@
 mod bot;
 mod cli;
 mod deliver;
+mod http;
 mod parse;
 mod scrape;
 mod search;

@@ -1,0 +1,265 @@
+//! The operator's endpoint, served when `BRIEFBOT_HTTP_ADDR` is set:
+//!
+//! - `GET /healthz`: JSON of what the bot is doing — database, Discord gateway, delivery queue
+//!   and every source's last success. `200` while the database answers, `503` when it does not
+//!   (a source that fails or a lost gateway is reported, not fatal: restarting would not help).
+//! - `GET /metrics`: the same figures in the Prometheus / OpenMetrics text format.
+//!
+//! Every figure is read from the database when asked, so it is true across restarts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::bot::Gateway;
+use crate::config::SourceConfig;
+use crate::store::{SourceState, Store, StoreError};
+
+/// What the endpoint reads.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub store: Store,
+    pub sources: Vec<SourceConfig>,
+    pub gateway: Arc<Gateway>,
+    pub started: Instant,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Serves the endpoint on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    endpoint: Endpoint,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(Arc::new(endpoint));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+    database: &'static str,
+    discord: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliveries_pending: Option<i64>,
+    sources: Vec<SourceHealth>,
+}
+
+#[derive(Debug, Serialize)]
+struct SourceHealth {
+    id: String,
+    name: String,
+    issues: i64,
+    last_attempt_at: Option<DateTime<Utc>>,
+    last_success_at: Option<DateTime<Utc>>,
+    consecutive_failures: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+}
+
+/// Every configured source with what the database knows of it (nothing yet for a source that
+/// has not been polled).
+fn source_health(sources: &[SourceConfig], states: &[SourceState]) -> Vec<SourceHealth> {
+    sources
+        .iter()
+        .map(|s| {
+            let state = states.iter().find(|st| st.id == s.id.as_str());
+            SourceHealth {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                issues: state.map_or(0, |st| st.issues),
+                last_attempt_at: state.and_then(|st| st.last_attempt_at),
+                last_success_at: state.and_then(|st| st.last_success_at),
+                consecutive_failures: state.map_or(0, |st| st.consecutive_failures),
+                last_error: state
+                    .filter(|st| st.consecutive_failures > 0)
+                    .and_then(|st| st.last_error.clone()),
+            }
+        })
+        .collect()
+}
+
+async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
+    let read = async {
+        let states = endpoint.store.source_states().await?;
+        let pending = endpoint.store.pending_deliveries().await?;
+        Ok::<_, StoreError>((states, pending))
+    };
+    let (database, pending, states) = match read.await {
+        Ok((states, pending)) => ("ok", Some(pending), states),
+        Err(e) => {
+            tracing::error!(error = %e, "healthz: the database does not answer");
+            ("error", None, Vec::new())
+        }
+    };
+    let healthy = database == "ok";
+    let health = Health {
+        status: if healthy { "ok" } else { "unavailable" },
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: endpoint.started.elapsed().as_secs(),
+        database,
+        discord: if endpoint.gateway.connected() {
+            "connected"
+        } else {
+            "connecting"
+        },
+        deliveries_pending: pending,
+        sources: source_health(&endpoint.sources, &states),
+    };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(health)).into_response()
+}
+
+async fn metrics(State(endpoint): State<Arc<Endpoint>>) -> Response {
+    match render_metrics(&endpoint).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics could not be encoded");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn gauge(value: i64) -> Gauge {
+    let g = Gauge::default();
+    g.set(value);
+    g
+}
+
+/// The metrics as OpenMetrics text. The database's figures are left out (and
+/// `briefbot_database_up` is 0) when it does not answer.
+async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("briefbot");
+    registry.register(
+        "build",
+        "The running version",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+    );
+    registry.register_with_unit(
+        "start_time",
+        "When the process started, in seconds since the Unix epoch",
+        Unit::Seconds,
+        gauge(endpoint.started_at.timestamp()),
+    );
+    registry.register(
+        "gateway_connected",
+        "1 while the Discord gateway is connected",
+        gauge(i64::from(endpoint.gateway.connected())),
+    );
+    let read = async {
+        let states = endpoint.store.source_states().await?;
+        let deliveries = endpoint.store.delivery_counts().await?;
+        let subscriptions = endpoint.store.subscription_counts().await?;
+        Ok::<_, StoreError>((states, deliveries, subscriptions))
+    };
+    let read = read.await;
+    if let Err(e) = &read {
+        tracing::error!(error = %e, "metrics: the database does not answer");
+    }
+    registry.register(
+        "database_up",
+        "1 when the database answered this scrape",
+        gauge(i64::from(read.is_ok())),
+    );
+    if let Ok((states, deliveries, (active, paused))) = read {
+        let issues = Family::<Labels, Gauge>::default();
+        let failures = Family::<Labels, Gauge>::default();
+        let attempt = Family::<Labels, Gauge>::default();
+        let success = Family::<Labels, Gauge>::default();
+        for s in source_health(&endpoint.sources, &states) {
+            let labels = vec![("source", s.id.clone())];
+            issues.get_or_create(&labels).set(s.issues);
+            failures.get_or_create(&labels).set(s.consecutive_failures);
+            if let Some(t) = s.last_attempt_at {
+                attempt.get_or_create(&labels).set(t.timestamp());
+            }
+            if let Some(t) = s.last_success_at {
+                success.get_or_create(&labels).set(t.timestamp());
+            }
+        }
+        registry.register("source_issues", "Issues stored, by source", issues);
+        registry.register(
+            "source_consecutive_failures",
+            "Polls of the source that failed in a row (0 after a success)",
+            failures,
+        );
+        registry.register_with_unit(
+            "source_last_attempt_timestamp",
+            "When the source was last polled",
+            Unit::Seconds,
+            attempt,
+        );
+        registry.register_with_unit(
+            "source_last_success_timestamp",
+            "When the source was last polled successfully",
+            Unit::Seconds,
+            success,
+        );
+        let by_status = Family::<Labels, Gauge>::default();
+        for status in ["pending", "sent", "skipped", "failed", "cancelled"] {
+            let n = deliveries
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            by_status
+                .get_or_create(&vec![("status", status.to_owned())])
+                .set(n);
+        }
+        registry.register(
+            "deliveries",
+            "Deliveries of issues to channels, by status",
+            by_status,
+        );
+        let by_state = Family::<Labels, Gauge>::default();
+        by_state
+            .get_or_create(&vec![("state", "active".to_owned())])
+            .set(active);
+        by_state
+            .get_or_create(&vec![("state", "paused".to_owned())])
+            .set(paused);
+        registry.register(
+            "subscriptions",
+            "Channel subscriptions; paused ones were refused by Discord",
+            by_state,
+        );
+    }
+    let mut text = String::new();
+    encode(&mut text, &registry)?;
+    Ok(text)
+}

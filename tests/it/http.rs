@@ -1,0 +1,168 @@
+//! The operator's endpoint (`BRIEFBOT_HTTP_ADDR`): `/healthz` and `/metrics` over a real socket,
+//! reading a real SQLite file.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use briefbot::bot::Gateway;
+use briefbot::config::SourceConfig;
+use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use briefbot::http::{Endpoint, serve};
+use briefbot::store::{SourcePage, Store};
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+
+use crate::support::TestDb;
+
+/// Serves the endpoint on a free loopback port; returns its base URL and the stop switch.
+async fn start(
+    store: Store,
+    sources: Vec<SourceConfig>,
+) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let endpoint = Endpoint {
+        store,
+        sources,
+        gateway: Arc::new(Gateway::default()),
+        started: Instant::now(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
+    };
+    tokio::spawn(serve(listener, endpoint, stopped));
+    (base, stop)
+}
+
+async fn get(url: &str) -> (u16, String, String) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, kind, response.text().await.unwrap())
+}
+
+async fn store_with_an_issue_owed_to_two_channels(db: &TestDb) -> Store {
+    let store = db.store().await;
+    let source = SourceId::parse("aitimes-briefing").unwrap();
+    store
+        .upsert_source(&source, "AI타임스 뉴스 브리핑")
+        .await
+        .unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 22, 0, 0).unwrap();
+    store.record_scrape_success(&source, at).await.unwrap();
+    store.subscribe(1, 10, "*", None, 5).await.unwrap();
+    store
+        .subscribe(1, 11, "aitimes-briefing", None, 5)
+        .await
+        .unwrap();
+    let issue = Issue {
+        url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=9").unwrap(),
+        title: "[11월28일] 뉴스 브리핑".into(),
+        published_at: Some(at),
+        lead: "오늘의 소식입니다.".into(),
+        text: "엔비디아, 새 칩 공개".into(),
+        briefs: vec![Brief {
+            headline: "엔비디아, 새 칩 공개".into(),
+            summary: "엔비디아가 새 칩을 공개했다.".into(),
+        }],
+    };
+    let page = SourcePage {
+        url: issue.url.as_str(),
+        html: "",
+        format: "ndsoft",
+    };
+    store
+        .record_issue(&source, &issue, &[], &page)
+        .await
+        .unwrap();
+    store
+}
+
+#[tokio::test]
+async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
+    let db = TestDb::new();
+    let store = store_with_an_issue_owed_to_two_channels(&db).await;
+    let sources = vec![
+        SourceConfig::aitimes_briefing(),
+        SourceConfig {
+            id: SourceId::parse("never-polled").unwrap(),
+            name: "Never polled".into(),
+            ..SourceConfig::aitimes_briefing()
+        },
+    ];
+    let (base, stop) = start(store, sources).await;
+
+    let (status, kind, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["discord"], "connecting");
+    assert_eq!(health["deliveries_pending"], 2);
+    assert_eq!(health["sources"][0]["id"], "aitimes-briefing");
+    assert_eq!(health["sources"][0]["issues"], 1);
+    assert_eq!(health["sources"][0]["consecutive_failures"], 0);
+    assert_eq!(
+        health["sources"][0]["last_success_at"],
+        "2026-11-27T22:00:00Z"
+    );
+    assert_eq!(health["sources"][1]["id"], "never-polled");
+    assert_eq!(health["sources"][1]["issues"], 0);
+    assert_eq!(health["sources"][1]["last_success_at"], Value::Null);
+
+    let (status, kind, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    for line in [
+        "briefbot_database_up 1",
+        "briefbot_gateway_connected 0",
+        "briefbot_start_time_seconds 1795824000",
+        "briefbot_source_issues{source=\"aitimes-briefing\"} 1",
+        "briefbot_source_issues{source=\"never-polled\"} 0",
+        "briefbot_source_consecutive_failures{source=\"aitimes-briefing\"} 0",
+        "briefbot_source_last_success_timestamp_seconds{source=\"aitimes-briefing\"} 1795816800",
+        "briefbot_deliveries{status=\"pending\"} 2",
+        "briefbot_deliveries{status=\"sent\"} 0",
+        "briefbot_subscriptions{state=\"active\"} 2",
+        "briefbot_subscriptions{state=\"paused\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    assert!(text.contains("briefbot_build_info{version=\""), "{text}");
+    assert!(
+        !text.contains("last_success_timestamp_seconds{source=\"never-polled\"}"),
+        "a source never polled has no last success:\n{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+
+    let (status, _, _) = get(&format!("{base}/nothing-here")).await;
+    assert_eq!(status, 404);
+    stop.send(true).unwrap();
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_answer_makes_healthz_unavailable() {
+    let db = TestDb::new();
+    let store = store_with_an_issue_owed_to_two_channels(&db).await;
+    let (base, _stop) = start(store.clone(), vec![SourceConfig::aitimes_briefing()]).await;
+    store.pool().close().await;
+
+    let (status, _, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "unavailable");
+    assert_eq!(health["database"], "error");
+    assert_eq!(health["sources"][0]["id"], "aitimes-briefing");
+
+    let (status, _, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.lines().any(|l| l == "briefbot_database_up 0"),
+        "{text}"
+    );
+    assert!(!text.contains("briefbot_deliveries"), "{text}");
+}
