@@ -276,3 +276,31 @@ async fn a_source_id_is_a_filter_and_never_a_search_word() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_index_refill_cut_short_is_finished_on_the_next_open() {
+    let db = TestDb::new();
+    let (store, _, _) = load(&db).await;
+    let before = keys(&store.search("오픈AI", None, 200, 0).await.unwrap());
+    // As if the process died after the first of the refill's transactions.
+    sqlx::query("DELETE FROM search_index WHERE rowid > 40")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_ne!(
+        keys(&store.search("오픈AI", None, 200, 0).await.unwrap()),
+        before
+    );
+    drop(store);
+
+    let reopened = db.store().await;
+    assert_eq!(
+        keys(&reopened.search("오픈AI", None, 200, 0).await.unwrap()),
+        before
+    );
+    let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(indexed, 83);
+}
