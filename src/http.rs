@@ -108,8 +108,13 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         let pending = endpoint.store.pending_deliveries().await?;
         Ok::<_, StoreError>((states, pending))
     };
-    let (database, pending, states) = match read.await {
-        Ok((states, pending)) => ("ok", Some(pending), states),
+    // Without the database there is nothing true to say of the sources: they are left out.
+    let (database, pending, sources) = match read.await {
+        Ok((states, pending)) => (
+            "ok",
+            Some(pending),
+            source_health(&endpoint.sources, &states),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "healthz: the database does not answer");
             ("error", None, Vec::new())
@@ -127,7 +132,7 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
             "connecting"
         },
         deliveries_pending: pending,
-        sources: source_health(&endpoint.sources, &states),
+        sources,
     };
     let code = if healthy {
         StatusCode::OK
