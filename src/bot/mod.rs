@@ -6,11 +6,11 @@ pub mod news;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
-    Ready, ResumedEvent, ShardStageUpdateEvent,
+    Ready, ShardManager,
 };
 use serenity::http::{Http, HttpBuilder};
 use tokio::sync::watch;
@@ -38,7 +38,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Connected and identified (READY or RESUMED received, and not lost since).
+    /// Connected and identified: READY received, and the shard connected when last looked at
+    /// (at most a second ago).
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }
@@ -86,16 +87,6 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn resume(&self, _: Context, _: ResumedEvent) {
-        self.bot.gateway.set_connected(true);
-    }
-
-    async fn shard_stage_update(&self, _: Context, event: ShardStageUpdateEvent) {
-        if event.new != ConnectionStage::Connected {
-            self.bot.gateway.set_connected(false);
-        }
-    }
-
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         match interaction {
             Interaction::Command(cmd) => commands::handle(&ctx.http, &self.bot, &cmd).await,
@@ -122,6 +113,7 @@ pub async fn run(
         .map(|s| (s.id.to_string(), s.name.clone()))
         .collect();
     let store = bot.store.clone();
+    let connection = bot.gateway.clone();
     let handler = Handler { bot: Arc::new(bot) };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
@@ -129,12 +121,13 @@ pub async fn run(
     let deliverer = Deliverer::new(store, client.http.clone(), names, delivery);
     let worker = tokio::spawn(deliver::run(deliverer, shutdown.clone()));
     let shards = client.shard_manager.clone();
+    let watcher = tokio::spawn(watch_connection(shards.clone(), connection));
     let mut gateway = tokio::spawn(async move { client.start().await });
     let mut shutdown = shutdown;
     let stopped = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
-    tokio::select! {
+    let ended = tokio::select! {
         () = stopped => {
             let _ = worker.await;
             shards.shutdown_all().await;
@@ -146,5 +139,25 @@ pub async fn run(
             Ok(Err(e)) => Err(anyhow::Error::new(e).context("the Discord gateway connection ended")),
             Err(e) => Err(anyhow::Error::new(e).context("the Discord gateway task failed")),
         },
+    };
+    watcher.abort();
+    ended
+}
+
+/// Keeps `connection` true while the shard is connected. serenity reports a lost connection
+/// through its shard manager (the runner is replaced), not always as a stage-update event, so
+/// the manager is read every second; READY sets it at once.
+async fn watch_connection(shards: Arc<ShardManager>, connection: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let connected = shards
+            .runners
+            .lock()
+            .await
+            .values()
+            .any(|runner| runner.stage == ConnectionStage::Connected);
+        connection.set_connected(connected);
     }
 }

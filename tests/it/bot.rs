@@ -1,9 +1,10 @@
 //! The bot end to end: the real serenity client over a websocket and HTTP to a fake Discord, a
 //! real SQLite file, the real scraper against the fake news site.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use briefbot::bot::{self, Bot};
+use briefbot::bot::{self, Bot, Gateway};
 use briefbot::config::{Secret, SourceConfig};
 use briefbot::deliver::DeliverySettings;
 use briefbot::store::Store;
@@ -27,6 +28,7 @@ const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=
 
 struct Running {
     discord: FakeDiscord,
+    gateway: Arc<Gateway>,
     site: FakeSite,
     store: Store,
     source: SourceConfig,
@@ -56,12 +58,13 @@ impl Running {
             &Secret::new("fake-token".into()),
             Some(&url::Url::parse(&discord.base).unwrap()),
         );
+        let gateway = Arc::new(Gateway::default());
         let bot = Bot {
             store: store.clone(),
             sources: vec![source.clone()],
             started: std::time::Instant::now(),
             guild_id: Some(GUILD),
-            gateway: Default::default(),
+            gateway: gateway.clone(),
         };
         let delivery = DeliverySettings {
             min_interval: Duration::from_millis(1),
@@ -73,6 +76,7 @@ impl Running {
         discord.registered_commands(&GUILD.to_string()).await;
         Self {
             discord,
+            gateway,
             site,
             store,
             source,
@@ -710,5 +714,36 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         turned,
         briefbot::bot::news::Turn::Page { note: None, .. }
     ));
+    bot.shutdown().await;
+}
+
+/// Waits up to `secs` seconds for `done`.
+async fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_state_follows_a_lost_connection_and_the_bot_answers_after_it_is_back() {
+    let bot = Running::start().await;
+    eventually(5, "connected", || bot.gateway.connected()).await;
+
+    bot.discord.drop_gateway();
+    eventually(10, "the lost connection noticed", || {
+        !bot.gateway.connected()
+    })
+    .await;
+    bot.discord.restore_gateway();
+    eventually(60, "connected again", || bot.gateway.connected()).await;
+    assert_eq!(bot.discord.identified(), 2);
+
+    let (kind, data, _) = ask_news(&bot, "latest", json!([])).await;
+    assert!(kind == 4 || kind == 5, "{kind} {data}");
     bot.shutdown().await;
 }

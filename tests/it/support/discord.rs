@@ -60,6 +60,8 @@ struct DiscordState {
     followups: HashMap<String, Vec<Value>>,
     /// Gateway connections made (IDENTIFY received).
     identified: usize,
+    /// While set, gateway connections are refused (as during an outage).
+    gateway_down: bool,
     /// Woken whenever an interaction answer arrives.
     answered: Arc<tokio::sync::Notify>,
     /// Whether Discord's rate limits are enforced: 50 requests a second in all, 5 messages per
@@ -191,6 +193,17 @@ impl FakeDiscord {
     /// Gateway sessions identified so far.
     pub fn identified(&self) -> usize {
         self.state.lock().unwrap().identified
+    }
+
+    /// Closes the bot's gateway connection and refuses new ones until [`Self::restore_gateway`].
+    pub fn drop_gateway(&self) {
+        self.state.lock().unwrap().gateway_down = true;
+        self.events.send(json!({ CLOSE: true })).unwrap();
+    }
+
+    /// Accepts gateway connections again.
+    pub fn restore_gateway(&self) {
+        self.state.lock().unwrap().gateway_down = false;
     }
 
     /// serenity's HTTP client, sending every call to this fake.
@@ -474,8 +487,11 @@ fn member_value(user: u64, permissions: &str) -> Value {
     })
 }
 
+/// The key of the event that makes the gateway close its connection instead of dispatching.
+const CLOSE: &str = "__close_gateway";
+
 /// One gateway session at a time: HELLO, wait for IDENTIFY, READY, then heartbeat ACKs and the
-/// test's events.
+/// test's events (RESUME answered with RESUMED).
 async fn serve_gateway(
     listener: tokio::net::TcpListener,
     ws_addr: String,
@@ -487,6 +503,10 @@ async fn serve_gateway(
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
+        if state.lock().unwrap().gateway_down {
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
             continue;
@@ -521,11 +541,20 @@ async fn serve_gateway(
                             }});
                             let _ = tx.send(WsMessage::Text(ready.to_string())).await;
                         }
+                        Some(6) => {
+                            seq += 1;
+                            let resumed = json!({ "op": 0, "t": "RESUMED", "s": seq, "d": {} });
+                            let _ = tx.send(WsMessage::Text(resumed.to_string())).await;
+                        }
                         _ => {}
                     }
                 }
                 event = events.recv() => {
                     let Some(d) = event else { return };
+                    if d[CLOSE] == true {
+                        let _ = tx.send(WsMessage::Close(None)).await;
+                        break;
+                    }
                     seq += 1;
                     let frame = json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d });
                     let _ = tx.send(WsMessage::Text(frame.to_string())).await;
