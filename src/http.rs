@@ -2,13 +2,14 @@
 //!
 //! - `GET /healthz`: JSON of what the bot is doing — database, Discord gateway, delivery queue
 //!   and every source's last success. `200` while the database answers, `503` when it does not
-//!   (a source that fails or a lost gateway is reported, not fatal: restarting would not help).
+//!   within 5 seconds (a source that fails or a lost gateway is reported, not fatal: restarting
+//!   would not help).
 //! - `GET /metrics`: the same figures in the Prometheus / OpenMetrics text format.
 //!
 //! Every figure is read from the database when asked, so it is true across restarts.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -109,7 +110,7 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         Ok::<_, StoreError>((states, pending))
     };
     // Without the database there is nothing true to say of the sources: they are left out.
-    let (database, pending, sources) = match read.await {
+    let (database, pending, sources) = match within_deadline(read).await {
         Ok((states, pending)) => (
             "ok",
             Some(pending),
@@ -159,6 +160,21 @@ async fn metrics(State(endpoint): State<Arc<Endpoint>>) -> Response {
     }
 }
 
+/// How long the endpoint waits for the database before it reports it as not answering.
+const DATABASE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A database read, or an error when it takes longer than [`DATABASE_DEADLINE`] (a check must
+/// answer, also when every connection is busy).
+async fn within_deadline<T>(
+    read: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(DATABASE_DEADLINE, read).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {DATABASE_DEADLINE:?}")),
+    }
+}
+
 type Labels = Vec<(&'static str, String)>;
 
 fn gauge(value: i64) -> Gauge {
@@ -193,7 +209,7 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
         let subscriptions = endpoint.store.subscription_counts().await?;
         Ok::<_, StoreError>((states, deliveries, subscriptions))
     };
-    let read = read.await;
+    let read = within_deadline(read).await;
     if let Err(e) = &read {
         tracing::error!(error = %e, "metrics: the database does not answer");
     }
