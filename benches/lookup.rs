@@ -140,7 +140,7 @@ async fn main() {
         sources: vec![SourceConfig::aitimes_briefing()],
         started: Instant::now(),
         guild_id: Some(7),
-        gateway: Default::default(),
+        telemetry: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));

@@ -182,8 +182,13 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     };
     let scraper = Scraper::new(fetcher()?, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let scheduler = tokio::spawn(schedule::run(scraper, sources.clone(), stopped.clone()));
-    let gateway = std::sync::Arc::new(bot::Gateway::default());
+    let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
+    let scheduler = tokio::spawn(schedule::run(
+        scraper,
+        sources.clone(),
+        telemetry.clone(),
+        stopped.clone(),
+    ));
     let started = std::time::Instant::now();
     let endpoint = match listener {
         Some(listener) => {
@@ -193,7 +198,7 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
             let endpoint = crate::http::Endpoint {
                 store: store.clone(),
                 sources: sources.clone(),
-                gateway: gateway.clone(),
+                telemetry: telemetry.clone(),
                 started,
                 started_at: chrono::Utc::now(),
             };
@@ -210,7 +215,7 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         sources,
         started,
         guild_id: settings.guild_id,
-        gateway,
+        telemetry,
     };
     let http = bot::http_client(&token, settings.api_proxy.as_ref());
     let mut discord = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::render::{self, IssueView, ItemFilter, Message};
 use crate::store::outbox::{DueDelivery, STORY_MEMORY};
 use crate::store::{self, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// How the worker paces and retries.
 #[derive(Debug, Clone)]
@@ -88,6 +89,7 @@ pub struct Deliverer {
     pacer: Pacer,
     /// 429s in a row, for a growing wait.
     rate_limited: u32,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Deliverer {
@@ -106,7 +108,14 @@ impl Deliverer {
             settings,
             pacer,
             rate_limited: 0,
+            telemetry: Arc::default(),
         }
+    }
+
+    /// Counts posts and 429s in `telemetry` (the operator's `/metrics`).
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Delivers (or puts off) the next due delivery.
@@ -169,6 +178,7 @@ impl Deliverer {
             self.pacer.wait(d.channel_id).await;
             match post(&self.http, d.channel_id, message, &nonce(d.id, part)).await {
                 Ok(()) => {
+                    self.telemetry.messages_posted.inc();
                     self.rate_limited = 0;
                     self.store.record_parts_sent(d.id, part as i64 + 1).await?;
                 }
@@ -207,6 +217,7 @@ impl Deliverer {
                 // serenity hands a proxied 429 to the caller without its retry-after: wait at
                 // least a second, longer while it goes on.
                 self.rate_limited += 1;
+                self.telemetry.rate_limited.inc();
                 let wait = Duration::from_secs(1u64 << (self.rate_limited.min(6) - 1));
                 (
                     wait,

@@ -6,7 +6,8 @@
 //!   would not help).
 //! - `GET /metrics`: the same figures in the Prometheus / OpenMetrics text format.
 //!
-//! Every figure is read from the database when asked, so it is true across restarts.
+//! Every figure but the process's own counters ([`Telemetry`]) is read from the database when
+//! asked, so it is true across restarts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,16 +27,16 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::bot::Gateway;
 use crate::config::SourceConfig;
 use crate::store::{SourceState, Store, StoreError};
+use crate::telemetry::{Labels, Telemetry};
 
 /// What the endpoint reads.
 #[derive(Clone)]
 pub struct Endpoint {
     pub store: Store,
     pub sources: Vec<SourceConfig>,
-    pub gateway: Arc<Gateway>,
+    pub telemetry: Arc<Telemetry>,
     pub started: Instant,
     pub started_at: DateTime<Utc>,
 }
@@ -127,7 +128,7 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: endpoint.started.elapsed().as_secs(),
         database,
-        discord: if endpoint.gateway.connected() {
+        discord: if endpoint.telemetry.connected() {
             "connected"
         } else {
             "connecting"
@@ -175,8 +176,6 @@ async fn within_deadline<T>(
     }
 }
 
-type Labels = Vec<(&'static str, String)>;
-
 fn gauge(value: i64) -> Gauge {
     let g = Gauge::default();
     g.set(value);
@@ -201,7 +200,28 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
     registry.register(
         "gateway_connected",
         "1 while the Discord gateway is connected",
-        gauge(i64::from(endpoint.gateway.connected())),
+        gauge(i64::from(endpoint.telemetry.connected())),
+    );
+    let t = &endpoint.telemetry;
+    registry.register(
+        "messages_posted",
+        "Messages posted to channels since the process started",
+        t.messages_posted.clone(),
+    );
+    registry.register(
+        "discord_rate_limited",
+        "429 Too Many Requests answers to posts since the process started",
+        t.rate_limited.clone(),
+    );
+    registry.register(
+        "interactions",
+        "Interactions handled since the process started, by type",
+        t.interactions.clone(),
+    );
+    registry.register(
+        "scrapes",
+        "Scrape passes since the process started, by source and outcome",
+        t.scrapes.clone(),
     );
     let read = async {
         let states = endpoint.store.source_states().await?;

@@ -24,7 +24,8 @@
 //!   pauses channels that refuse.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
 //! - [`output`] and [`cli`] — what the command line prints and does.
-//! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`.
+//! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`; [`telemetry`] — what the
+//!   process counts for it.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
 
@@ -41,3 +42,4 @@ pub mod schedule;
 pub mod scrape;
 pub mod search;
 pub mod store;
+pub mod telemetry;

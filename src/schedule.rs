@@ -1,12 +1,14 @@
 //! The polling loop: each source is scraped on its own interval, backing off while it fails,
 //! independently of the others. A step function ([`poll_once`]) plus a loop around it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::config::SourceConfig;
 use crate::scrape::Scraper;
+use crate::telemetry::Telemetry;
 
 /// The longest a failing source waits between tries (unless its own interval is longer).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -35,16 +37,24 @@ pub async fn poll_once(scraper: &Scraper, source: &SourceConfig, failures: u32) 
     }
 }
 
-/// Polls every source until `shutdown` turns true. A pass in flight finishes first.
-pub async fn run(scraper: Scraper, sources: Vec<SourceConfig>, shutdown: watch::Receiver<bool>) {
+/// Polls every source until `shutdown` turns true. A pass in flight finishes first. Each pass
+/// is counted in `telemetry`.
+pub async fn run(
+    scraper: Scraper,
+    sources: Vec<SourceConfig>,
+    telemetry: Arc<Telemetry>,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     for source in sources {
         let scraper = scraper.clone();
         let mut shutdown = shutdown.clone();
+        let telemetry = telemetry.clone();
         tasks.spawn(async move {
             let mut failures = 0;
             while !*shutdown.borrow() {
                 failures = poll_once(&scraper, &source, failures).await;
+                telemetry.scrape(source.id.as_str(), failures == 0);
                 let delay = next_delay(source.poll_every, failures);
                 tracing::debug!(source = %source.id, ?delay, "next pass");
                 tokio::select! {

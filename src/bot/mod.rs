@@ -5,7 +5,6 @@ pub mod commands;
 pub mod news;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serenity::all::{
@@ -19,6 +18,7 @@ use url::Url;
 use crate::config::{Secret, SourceConfig};
 use crate::deliver::{self, Deliverer, DeliverySettings};
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// What command handlers share.
 pub struct Bot {
@@ -27,26 +27,8 @@ pub struct Bot {
     pub started: Instant,
     /// Register commands in this guild only (instant) instead of globally.
     pub guild_id: Option<u64>,
-    /// Whether the gateway is connected, for the operator's endpoint.
-    pub gateway: Arc<Gateway>,
-}
-
-/// The state of the gateway connection.
-#[derive(Debug, Default)]
-pub struct Gateway {
-    connected: AtomicBool,
-}
-
-impl Gateway {
-    /// Connected and identified: READY received, and the shard connected when last looked at
-    /// (at most a second ago).
-    pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
-    }
-
-    fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, Ordering::Relaxed);
-    }
+    /// The gateway's state and the counts of the operator's endpoint.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// serenity's HTTP client. With a proxy every REST call goes to it (serenity only honours a
@@ -69,7 +51,7 @@ struct Handler {
 #[serenity::async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
-        self.bot.gateway.set_connected(true);
+        self.bot.telemetry.set_connected(true);
         let commands = commands::definitions();
         let result = match self.bot.guild_id {
             Some(guild) => GuildId::new(guild).set_commands(&ctx.http, commands).await,
@@ -88,6 +70,13 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let kind = match &interaction {
+            Interaction::Command(_) => "command",
+            Interaction::Autocomplete(_) => "autocomplete",
+            Interaction::Component(_) => "component",
+            _ => "other",
+        };
+        self.bot.telemetry.interaction(kind);
         match interaction {
             Interaction::Command(cmd) => commands::handle(&ctx.http, &self.bot, &cmd).await,
             Interaction::Autocomplete(cmd) => {
@@ -113,15 +102,16 @@ pub async fn run(
         .map(|s| (s.id.to_string(), s.name.clone()))
         .collect();
     let store = bot.store.clone();
-    let connection = bot.gateway.clone();
+    let telemetry = bot.telemetry.clone();
     let handler = Handler { bot: Arc::new(bot) };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
         .await?;
-    let deliverer = Deliverer::new(store, client.http.clone(), names, delivery);
+    let deliverer = Deliverer::new(store, client.http.clone(), names, delivery)
+        .with_telemetry(telemetry.clone());
     let worker = tokio::spawn(deliver::run(deliverer, shutdown.clone()));
     let shards = client.shard_manager.clone();
-    let watcher = tokio::spawn(watch_connection(shards.clone(), connection));
+    let watcher = tokio::spawn(watch_connection(shards.clone(), telemetry));
     let mut gateway = tokio::spawn(async move { client.start().await });
     let mut shutdown = shutdown;
     let stopped = async move {
@@ -144,10 +134,10 @@ pub async fn run(
     ended
 }
 
-/// Keeps `connection` true while the shard is connected. serenity reports a lost connection
-/// through its shard manager (the runner is replaced), not always as a stage-update event, so
-/// the manager is read every second; READY sets it at once.
-async fn watch_connection(shards: Arc<ShardManager>, connection: Arc<Gateway>) {
+/// Keeps the telemetry's `connected` true while the shard is connected. serenity reports a lost
+/// connection through its shard manager (the runner is replaced), not always as a stage-update
+/// event, so the manager is read every second; READY sets it at once.
+async fn watch_connection(shards: Arc<ShardManager>, telemetry: Arc<Telemetry>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -158,6 +148,6 @@ async fn watch_connection(shards: Arc<ShardManager>, connection: Arc<Gateway>) {
             .await
             .values()
             .any(|runner| runner.stage == ConnectionStage::Connected);
-        connection.set_connected(connected);
+        telemetry.set_connected(connected);
     }
 }

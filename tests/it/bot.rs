@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use briefbot::bot::{self, Bot, Gateway};
+use briefbot::bot::{self, Bot};
 use briefbot::config::{Secret, SourceConfig};
 use briefbot::deliver::DeliverySettings;
 use briefbot::store::Store;
+use briefbot::telemetry::Telemetry;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -28,7 +29,7 @@ const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=
 
 struct Running {
     discord: FakeDiscord,
-    gateway: Arc<Gateway>,
+    telemetry: Arc<Telemetry>,
     site: FakeSite,
     store: Store,
     source: SourceConfig,
@@ -58,13 +59,13 @@ impl Running {
             &Secret::new("fake-token".into()),
             Some(&url::Url::parse(&discord.base).unwrap()),
         );
-        let gateway = Arc::new(Gateway::default());
+        let telemetry = Arc::new(Telemetry::default());
         let bot = Bot {
             store: store.clone(),
             sources: vec![source.clone()],
             started: std::time::Instant::now(),
             guild_id: Some(GUILD),
-            gateway: gateway.clone(),
+            telemetry: telemetry.clone(),
         };
         let delivery = DeliverySettings {
             min_interval: Duration::from_millis(1),
@@ -76,7 +77,7 @@ impl Running {
         discord.registered_commands(&GUILD.to_string()).await;
         Self {
             discord,
-            gateway,
+            telemetry,
             site,
             store,
             source,
@@ -705,7 +706,7 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         sources: vec![bot.source.clone()],
         started: std::time::Instant::now(),
         guild_id: Some(GUILD),
-        gateway: Default::default(),
+        telemetry: Default::default(),
     };
     let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)
         .await
@@ -732,18 +733,24 @@ async fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
 #[tokio::test]
 async fn the_gateway_state_follows_a_lost_connection_and_the_bot_answers_after_it_is_back() {
     let bot = Running::start().await;
-    eventually(5, "connected", || bot.gateway.connected()).await;
+    eventually(5, "connected", || bot.telemetry.connected()).await;
 
     bot.discord.drop_gateway();
     eventually(10, "the lost connection noticed", || {
-        !bot.gateway.connected()
+        !bot.telemetry.connected()
     })
     .await;
     bot.discord.restore_gateway();
-    eventually(60, "connected again", || bot.gateway.connected()).await;
+    eventually(60, "connected again", || bot.telemetry.connected()).await;
     assert_eq!(bot.discord.identified(), 2);
 
     let (kind, data, _) = ask_news(&bot, "latest", json!([])).await;
     assert!(kind == 4 || kind == 5, "{kind} {data}");
+    let commands = bot
+        .telemetry
+        .interactions
+        .get_or_create(&vec![("type", "command".to_owned())])
+        .get();
+    assert_eq!(commands, 1);
     bot.shutdown().await;
 }

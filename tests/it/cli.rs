@@ -355,6 +355,24 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         health["sources"][0]["issues"].as_i64() > Some(0),
         "{health}"
     );
+    // The pass is counted when it ends.
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("outcome=\"ok\"} 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.contains("briefbot_gateway_connected 1") && metrics.contains("outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
     let pid = child.id().unwrap().to_string();
     assert!(
         std::process::Command::new("kill")

@@ -294,7 +294,8 @@ async fn a_rate_limited_post_is_retried_and_exists_once() {
     discord.script(100, &[429]);
     w.subscribe(100).await;
     w.scrape().await;
-    let mut d = deliverer(store, discord);
+    let telemetry = std::sync::Arc::new(briefbot::telemetry::Telemetry::default());
+    let mut d = deliverer(store, discord).with_telemetry(telemetry.clone());
 
     let first = d.step().await.unwrap();
     assert!(
@@ -307,6 +308,8 @@ async fn a_rate_limited_post_is_retried_and_exists_once() {
 
     assert_eq!(discord.messages(100).len(), 1);
     assert_eq!(discord.requests(100), 2);
+    assert_eq!(telemetry.rate_limited.get(), 1);
+    assert_eq!(telemetry.messages_posted.get(), 1);
 }
 
 #[tokio::test]

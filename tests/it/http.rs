@@ -4,33 +4,35 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use briefbot::bot::Gateway;
 use briefbot::config::SourceConfig;
 use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use briefbot::http::{Endpoint, serve};
 use briefbot::store::{SourcePage, Store};
+use briefbot::telemetry::Telemetry;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use crate::support::TestDb;
 
-/// Serves the endpoint on a free loopback port; returns its base URL and the stop switch.
+/// Serves the endpoint on a free loopback port; returns its base URL, the stop switch and the
+/// counters it shows.
 async fn start(
     store: Store,
     sources: Vec<SourceConfig>,
-) -> (String, tokio::sync::watch::Sender<bool>) {
+) -> (String, tokio::sync::watch::Sender<bool>, Arc<Telemetry>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let telemetry = Arc::new(Telemetry::default());
     let endpoint = Endpoint {
         store,
         sources,
-        gateway: Arc::new(Gateway::default()),
+        telemetry: telemetry.clone(),
         started: Instant::now(),
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
     };
     tokio::spawn(serve(listener, endpoint, stopped));
-    (base, stop)
+    (base, stop, telemetry)
 }
 
 async fn get(url: &str) -> (u16, String, String) {
@@ -93,7 +95,12 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
             ..SourceConfig::aitimes_briefing()
         },
     ];
-    let (base, stop) = start(store, sources).await;
+    let (base, stop, telemetry) = start(store, sources).await;
+    telemetry.messages_posted.inc_by(7);
+    telemetry.interaction("command");
+    telemetry.scrape("aitimes-briefing", true);
+    telemetry.scrape("aitimes-briefing", false);
+    telemetry.scrape("aitimes-briefing", true);
 
     let (status, kind, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 200, "{body}");
@@ -129,6 +136,11 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         "briefbot_deliveries{status=\"sent\"} 0",
         "briefbot_subscriptions{state=\"active\"} 2",
         "briefbot_subscriptions{state=\"paused\"} 0",
+        "briefbot_messages_posted_total 7",
+        "briefbot_discord_rate_limited_total 0",
+        "briefbot_interactions_total{type=\"command\"} 1",
+        "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"ok\"} 2",
+        "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"error\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }
@@ -148,7 +160,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
 async fn a_database_that_does_not_answer_makes_healthz_unavailable() {
     let db = TestDb::new();
     let store = store_with_an_issue_owed_to_two_channels(&db).await;
-    let (base, _stop) = start(store.clone(), vec![SourceConfig::aitimes_briefing()]).await;
+    let (base, _stop, _) = start(store.clone(), vec![SourceConfig::aitimes_briefing()]).await;
     store.pool().close().await;
 
     let (status, _, body) = get(&format!("{base}/healthz")).await;

@@ -1,0 +1,54 @@
+//! What the process counts, and what it knows of its gateway connection, for the operator's
+//! endpoint ([`crate::http`]). One [`Telemetry`] is shared by the bot, the delivery worker and
+//! the scheduler; counting is a relaxed atomic add.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+/// Metric labels: name and value pairs.
+pub type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    connected: AtomicBool,
+    /// Messages posted to channels (each part of a delivery is one).
+    pub messages_posted: Counter,
+    /// 429 Too Many Requests answers from Discord to posts.
+    pub rate_limited: Counter,
+    /// Interactions handled, by `type`: `command`, `autocomplete`, `component` (or `other`).
+    pub interactions: Family<Labels, Counter>,
+    /// Scrape passes, by `source` and `outcome`: `ok` or `error`.
+    pub scrapes: Family<Labels, Counter>,
+}
+
+impl Telemetry {
+    /// Connected and identified: READY received, and the shard connected when last looked at
+    /// (at most a second ago).
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Counts an interaction of `kind` (`command`, `autocomplete`, `component`).
+    pub fn interaction(&self, kind: &'static str) {
+        self.interactions
+            .get_or_create(&vec![("type", kind.to_owned())])
+            .inc();
+    }
+
+    /// Counts a scrape pass of `source`.
+    pub fn scrape(&self, source: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.scrapes
+            .get_or_create(&vec![
+                ("source", source.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+}
