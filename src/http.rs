@@ -37,7 +37,9 @@ pub struct Endpoint {
     pub store: Store,
     pub sources: Vec<SourceConfig>,
     pub telemetry: Arc<Telemetry>,
+    /// When the process started, on the monotonic clock (for the uptime).
     pub started: Instant,
+    /// When the process started, on the wall clock (for `briefbot_start_time_seconds`).
     pub started_at: DateTime<Utc>,
 }
 

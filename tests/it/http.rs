@@ -7,12 +7,12 @@ use std::time::Instant;
 use briefbot::config::SourceConfig;
 use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use briefbot::http::{Endpoint, serve};
-use briefbot::store::{SourcePage, Store};
+use briefbot::store::Store;
 use briefbot::telemetry::Telemetry;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
-use crate::support::TestDb;
+use crate::support::{TestDb, record};
 
 /// Serves the endpoint on a free loopback port; returns its base URL, the stop switch and the
 /// counters it shows.
@@ -71,15 +71,7 @@ async fn store_with_an_issue_owed_to_two_channels(db: &TestDb) -> Store {
             summary: "엔비디아가 새 칩을 공개했다.".into(),
         }],
     };
-    let page = SourcePage {
-        url: issue.url.as_str(),
-        html: "",
-        format: "ndsoft",
-    };
-    store
-        .record_issue(&source, &issue, &[], &page)
-        .await
-        .unwrap();
+    record(&store, "aitimes-briefing", &issue).await;
     store
 }
 

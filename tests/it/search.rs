@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId, kst};
-use briefbot::store::{Recorded, SourcePage, Store};
+use briefbot::domain::{Brief, CanonicalUrl, Issue, kst};
+use briefbot::store::{Recorded, Store};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::support::{TestDb, fixture};
+use crate::support::{TestDb, fixture, record};
 
 #[derive(Deserialize)]
 struct Corpus {
@@ -46,7 +46,6 @@ async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
         }
     }
     let mut ids = HashMap::new();
-    let source = SourceId::parse("aitimes-briefing").unwrap();
     for (day, items) in &by_day {
         let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
         let published = kst()
@@ -76,16 +75,7 @@ async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
                 .join("\n"),
             briefs,
         };
-        let page = SourcePage {
-            url: issue.url.as_str(),
-            html: "",
-            format: "ndsoft",
-        };
-        let Recorded::New { id } = store
-            .record_issue(&source, &issue, &[], &page)
-            .await
-            .unwrap()
-        else {
+        let Recorded::New { id } = record(&store, "aitimes-briefing", &issue).await else {
             panic!("the issue of {day} was taken for a duplicate");
         };
         for ((brief_id, _, _), b) in store.brief_rows(id).await.unwrap().into_iter().zip(items) {
@@ -172,16 +162,7 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
             summary: "엔비디아가 7월 말 분기 실적을 발표한다고 밝혔다.".into(),
         }],
     };
-    let page = SourcePage {
-        url: issue.url.as_str(),
-        html: "",
-        format: "ndsoft",
-    };
-    let source = SourceId::parse("aitimes-briefing").unwrap();
-    store
-        .record_issue(&source, &issue, &[], &page)
-        .await
-        .unwrap();
+    record(&store, "aitimes-briefing", &issue).await;
     let before = keys(&store.search("엔비디아", None, 100, 0).await.unwrap());
     assert!(!before.is_empty());
     sqlx::query("DELETE FROM search_index")
@@ -223,7 +204,6 @@ fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
 async fn a_source_id_is_a_filter_and_never_a_search_word() {
     let db = TestDb::new();
     let (store, _, _) = load(&db).await;
-    let source = SourceId::parse("techcrunch").unwrap();
     let issue = Issue {
         url: CanonicalUrl::parse("https://techcrunch.example/2026/11/28/openai").unwrap(),
         title: "오픈AI, 새 추론 모델 공개".into(),
@@ -232,16 +212,7 @@ async fn a_source_id_is_a_filter_and_never_a_search_word() {
         text: "오픈AI가 새 추론 모델을 공개했다. 가격은 절반이다.".into(),
         briefs: Vec::new(),
     };
-    let page = SourcePage {
-        url: issue.url.as_str(),
-        html: "",
-        format: "generic",
-    };
-    let Recorded::New { id } = store
-        .record_issue(&source, &issue, &[], &page)
-        .await
-        .unwrap()
-    else {
+    let Recorded::New { id } = record(&store, "techcrunch", &issue).await else {
         panic!("taken for a duplicate");
     };
     assert!(

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use briefbot::config::DatabaseUrl;
+use briefbot::domain::{Issue, SourceId};
 use briefbot::scrape::Scraper;
 use briefbot::scrape::fetch::{FetchLimits, Fetcher};
-use briefbot::store::Store;
+use briefbot::store::{Recorded, SourcePage, Store};
 pub use site::{Behaviour, FakeSite};
 
 fn root() -> PathBuf {
@@ -76,4 +77,17 @@ pub fn test_limits() -> FetchLimits {
 
 pub fn scraper(store: Store) -> Scraper {
     Scraper::new(Fetcher::new(test_limits()).unwrap(), store)
+}
+
+/// Stores a hand-built issue as the scraper would, under `source`, without a page to keep.
+pub async fn record(store: &Store, source: &str, issue: &Issue) -> Recorded {
+    let page = SourcePage {
+        url: issue.url.as_str(),
+        html: "",
+        format: "auto",
+    };
+    store
+        .record_issue(&SourceId::parse(source).unwrap(), issue, &[], &page)
+        .await
+        .unwrap()
 }
