@@ -83,7 +83,7 @@ fn parse_benches() {
         });
         report(name, html.len(), &stats);
     }
-    let real = root().join("../shared/fixtures/real");
+    let real = root().join("tests/fixtures/real");
     for file in [
         "korean_naver_news_607.html",
         "tagdiv_newspaper10_caymancompass_prison.html",

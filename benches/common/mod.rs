@@ -32,7 +32,7 @@ impl Rng {
 /// Words of the 401 real AI Times titles and leads: Korean with English names and numbers.
 pub fn vocabulary() -> Vec<String> {
     let json: serde_json::Value = serde_json::from_str(&read(
-        root().join("../shared/fixtures/real/aitimes_articles_2026-08.json"),
+        root().join("tests/fixtures/real/aitimes_articles_2026-08.json"),
     ))
     .unwrap();
     let mut words = Vec::new();

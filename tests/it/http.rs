@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use briefbot::config::SourceConfig;
-use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId, kst};
 use briefbot::http::{Endpoint, serve};
 use briefbot::store::Store;
 use briefbot::telemetry::Telemetry;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::support::{TestDb, record};
@@ -46,14 +46,19 @@ async fn get(url: &str) -> (u16, String, String) {
     (status, kind, response.text().await.unwrap())
 }
 
-async fn store_with_an_issue_owed_to_two_channels(db: &TestDb) -> Store {
+/// When the test issue was published and its source last scraped: two hours before the test
+/// runs, so the issue is always inside the catch-up window, whatever the date.
+fn two_hours_ago() -> DateTime<Utc> {
+    briefbot::store::now() - chrono::Duration::hours(2)
+}
+
+async fn store_with_an_issue_owed_to_two_channels(db: &TestDb, at: DateTime<Utc>) -> Store {
     let store = db.store().await;
     let source = SourceId::parse("aitimes-briefing").unwrap();
     store
         .upsert_source(&source, "AI타임스 뉴스 브리핑")
         .await
         .unwrap();
-    let at = Utc.with_ymd_and_hms(2026, 11, 27, 22, 0, 0).unwrap();
     store.record_scrape_success(&source, at).await.unwrap();
     store.subscribe(1, 10, "*", None, 5).await.unwrap();
     store
@@ -62,7 +67,10 @@ async fn store_with_an_issue_owed_to_two_channels(db: &TestDb) -> Store {
         .unwrap();
     let issue = Issue {
         url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=9").unwrap(),
-        title: "[11월28일] 뉴스 브리핑".into(),
+        title: format!(
+            "[{}] 뉴스 브리핑",
+            at.with_timezone(&kst()).format("%-m월%-d일")
+        ),
         published_at: Some(at),
         lead: "오늘의 소식입니다.".into(),
         text: "엔비디아, 새 칩 공개".into(),
@@ -78,7 +86,8 @@ async fn store_with_an_issue_owed_to_two_channels(db: &TestDb) -> Store {
 #[tokio::test]
 async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
     let db = TestDb::new();
-    let store = store_with_an_issue_owed_to_two_channels(&db).await;
+    let at = two_hours_ago();
+    let store = store_with_an_issue_owed_to_two_channels(&db, at).await;
     let sources = vec![
         SourceConfig::aitimes_briefing(),
         SourceConfig {
@@ -107,7 +116,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
     assert_eq!(health["sources"][0]["consecutive_failures"], 0);
     assert_eq!(
         health["sources"][0]["last_success_at"],
-        "2026-11-27T22:00:00Z"
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
     );
     assert_eq!(health["sources"][1]["id"], "never-polled");
     assert_eq!(health["sources"][1]["issues"], 0);
@@ -116,6 +125,10 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
     let (status, kind, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200, "{text}");
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    let last_success = format!(
+        "briefbot_source_last_success_timestamp_seconds{{source=\"aitimes-briefing\"}} {}",
+        at.timestamp()
+    );
     for line in [
         "briefbot_database_up 1",
         "briefbot_gateway_connected 0",
@@ -123,7 +136,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         "briefbot_source_issues{source=\"aitimes-briefing\"} 1",
         "briefbot_source_issues{source=\"never-polled\"} 0",
         "briefbot_source_consecutive_failures{source=\"aitimes-briefing\"} 0",
-        "briefbot_source_last_success_timestamp_seconds{source=\"aitimes-briefing\"} 1795816800",
+        last_success.as_str(),
         "briefbot_deliveries{status=\"pending\"} 2",
         "briefbot_deliveries{status=\"sent\"} 0",
         "briefbot_subscriptions{state=\"active\"} 2",
@@ -151,7 +164,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
 #[tokio::test]
 async fn a_database_that_does_not_answer_makes_healthz_unavailable() {
     let db = TestDb::new();
-    let store = store_with_an_issue_owed_to_two_channels(&db).await;
+    let store = store_with_an_issue_owed_to_two_channels(&db, two_hours_ago()).await;
     let (base, _stop, _) = start(store.clone(), vec![SourceConfig::aitimes_briefing()]).await;
     store.pool().close().await;
 

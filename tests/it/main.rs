@@ -1,13 +1,14 @@
 //! briefbot's integration tests: one binary, with the fakes it needs in `support/`.
 //!
 //! - `parse` — the parsers on fixture pages (ours in `tests/fixtures/`, real third-party pages in
-//!   `../shared/fixtures/real/`), no network, no database.
+//!   `tests/fixtures/real/`), no network, no database; `fixtures` — those real pages unchanged.
 //! - `scrape` — the real scraper against a fake news site on 127.0.0.1 and a real SQLite file.
 //! - `cli` — the `briefbot` binary as an operator runs it.
 
 mod bot;
 mod cli;
 mod deliver;
+mod fixtures;
 mod http;
 mod parse;
 mod scrape;

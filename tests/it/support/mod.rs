@@ -30,9 +30,9 @@ pub fn fixture(rel: &str) -> String {
         .unwrap_or_else(|e| panic!("fixture {rel} is not UTF-8: {e}"))
 }
 
-/// The real third-party pages in `../shared/fixtures/real/` (beside the repository).
+/// The real third-party pages in `tests/fixtures/real/` (see the README there).
 pub fn real_fixture_path(name: &str) -> PathBuf {
-    root().join("../shared/fixtures/real").join(name)
+    fixture_path("real").join(name)
 }
 
 pub fn real_fixture_bytes(name: &str) -> Vec<u8> {
