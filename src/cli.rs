@@ -374,6 +374,7 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     for hit in &hits {
         if args.json {
             let line = serde_json::json!({
+                "kind": if hit.is_issue() { "issue" } else { "brief" },
                 "source": hit.source_id,
                 "issue_url": hit.issue_url,
                 "issue_title": hit.issue_title,
@@ -384,14 +385,20 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "{line}")?;
         } else {
             let when = output::kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
-            writeln!(
-                stdout,
-                "■ {}
-  {}
-  {when} · {} · {}
-",
-                hit.headline, hit.summary, hit.issue_title, hit.issue_url
-            )?;
+            let excerpt = hit.excerpt(&args.query);
+            if hit.is_issue() {
+                writeln!(
+                    stdout,
+                    "{}\n  {excerpt}\n  {when} · lead story · {}\n",
+                    hit.issue_title, hit.issue_url
+                )?;
+            } else {
+                writeln!(
+                    stdout,
+                    "■ {}\n  {excerpt}\n  {when} · {} · {}\n",
+                    hit.headline, hit.issue_title, hit.issue_url
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

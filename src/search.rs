@@ -220,25 +220,87 @@ fn needles(query: &str) -> Vec<Vec<char>> {
     out
 }
 
+/// `text`'s characters lowercased one for one, so positions in it are positions in `text`.
+fn lowered(text: &str) -> Vec<char> {
+    text.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
+/// Where `needle` occurs in `lower`, without overlaps.
+fn occurrences<'a>(lower: &'a [char], needle: &'a [char]) -> impl Iterator<Item = usize> + 'a {
+    let n = needle.len();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while n > 0 && i + n <= lower.len() {
+            if lower[i..i + n] == needle[..] {
+                i += n;
+                return Some(i - n);
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+/// The sentences of a text: each ends at `.`, `?`, `!` or `…` followed by a space, or at a line
+/// break; trimmed, empty ones left out.
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut chars = rest.char_indices().peekable();
+            let mut end = rest.len();
+            while let Some((i, c)) = chars.next() {
+                let next_is_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+                if c == '\n' || (matches!(c, '.' | '?' | '!' | '…' | '。') && next_is_space) {
+                    end = i + c.len_utf8();
+                    break;
+                }
+            }
+            let (sentence, tail) = rest.split_at(end);
+            rest = tail;
+            let sentence = sentence.trim();
+            if !sentence.is_empty() {
+                return Some(sentence);
+            }
+        }
+    })
+}
+
+/// What a search result shows of a long text (an issue's lead story): its sentence that holds
+/// the most of the query's words, the first of those; the first sentence when none holds one
+/// (the issue's title matched).
+pub fn best_sentence<'a>(text: &'a str, query: &str) -> &'a str {
+    let needles = needles(query);
+    let mut best: Option<(usize, &str)> = None;
+    for sentence in sentences(text) {
+        let lower = lowered(sentence);
+        let found = needles
+            .iter()
+            .filter(|n| occurrences(&lower, n).next().is_some())
+            .count();
+        if best.is_none_or(|(most, _)| found > most) {
+            best = Some((found, sentence));
+        }
+    }
+    best.map_or(text.trim(), |(_, sentence)| sentence)
+}
+
 /// `text` for display in Discord: markdown escaped, the query's words in **bold**, and at most
 /// about `max_chars` characters around the first match (cut with `…`).
 pub fn highlight(text: &str, query: &str, max_chars: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let lower: Vec<char> = chars
-        .iter()
-        .map(|c| c.to_lowercase().next().unwrap_or(*c))
-        .collect();
+    let lower = lowered(text);
     let mut marked = vec![false; chars.len()];
     for needle in needles(query) {
-        let n = needle.len();
-        let mut i = 0;
-        while i + n <= lower.len() {
-            if lower[i..i + n] == needle[..] {
-                marked[i..i + n].iter_mut().for_each(|m| *m = true);
-                i += n;
-            } else {
-                i += 1;
-            }
+        for at in occurrences(&lower, &needle) {
+            marked[at..at + needle.len()]
+                .iter_mut()
+                .for_each(|m| *m = true);
         }
     }
     let first = marked.iter().position(|m| *m).unwrap_or(0);
@@ -353,6 +415,31 @@ mod tests {
             cut.contains("**반도체**") && cut.starts_with('…') && cut.ends_with('…'),
             "{cut}"
         );
+    }
+
+    #[test]
+    fn a_lead_is_shown_by_its_sentence_that_holds_the_most_query_words() {
+        let lead = "미국이 중국 수출 제재에 나선 지 1년입니다. 화웨이는 새 스마트폰을 내놨습니다.\n\
+                    센스타임과 화웨이는 사우디에 진출합니다. 이어 국내외 주요 뉴스입니다.";
+        assert_eq!(
+            best_sentence(lead, "화웨이"),
+            "화웨이는 새 스마트폰을 내놨습니다."
+        );
+        assert_eq!(
+            best_sentence(lead, "화웨이의 사우디"),
+            "센스타임과 화웨이는 사우디에 진출합니다."
+        );
+        // Only the title matched: the lead's first sentence.
+        assert_eq!(
+            best_sentence(lead, "엔비디아"),
+            "미국이 중국 수출 제재에 나선 지 1년입니다."
+        );
+        // A decimal point is not the end of a sentence; a line break is.
+        assert_eq!(
+            best_sentence("GPT-4.5는 빠르다. 가격은 2.5배다", "가격"),
+            "가격은 2.5배다"
+        );
+        assert_eq!(best_sentence("  ", "가격"), "");
     }
 
     #[test]

@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 
 use serenity::all::{
-    AutocompleteChoice, ChannelType, CommandInteraction, CommandOptionType, CreateAllowedMentions,
+    AutocompleteChoice, ChannelType, CommandInteraction, CommandOptionType,
     CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EditInteractionResponse, Permissions, ResolvedValue,
-    Unresolved,
+    Permissions, ResolvedValue, Unresolved,
 };
 use serenity::http::Http;
 
@@ -241,22 +240,16 @@ pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
         }
     };
     let sent = if deferred {
-        cmd.edit_response(
-            http,
-            EditInteractionResponse::new()
-                .content(&reply.text)
-                .allowed_mentions(CreateAllowedMentions::new()),
-        )
-        .await
-        .map(|_| ())
+        cmd.edit_response(http, super::edit_reply().content(&reply.text))
+            .await
+            .map(|_| ())
     } else {
         cmd.create_response(
             http,
             CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new()
+                super::reply()
                     .content(&reply.text)
-                    .ephemeral(reply.ephemeral)
-                    .allowed_mentions(CreateAllowedMentions::new()),
+                    .ephemeral(reply.ephemeral),
             ),
         )
         .await

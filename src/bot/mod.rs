@@ -11,6 +11,10 @@ use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
     Ready, ShardManager,
 };
+use serenity::builder::{
+    CreateAllowedMentions, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    EditInteractionResponse,
+};
 use serenity::http::{Http, HttpBuilder};
 use tokio::sync::watch;
 use url::Url;
@@ -31,10 +35,30 @@ pub struct Bot {
     pub telemetry: Arc<Telemetry>,
 }
 
+/// Interaction replies start from these, the one place that says that none can ping: an
+/// immediate or ephemeral reply and a button's update ([`reply`]), the edit that answers a
+/// deferral ([`edit_reply`]) and follow-ups ([`followup`]). (serenity's client default, set in
+/// [`http_client`] too, covers the others but not the edit of a deferred reply.)
+pub fn reply() -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new().allowed_mentions(CreateAllowedMentions::new())
+}
+
+/// The edit that answers a deferred interaction; see [`reply`].
+pub fn edit_reply() -> EditInteractionResponse {
+    EditInteractionResponse::new().allowed_mentions(CreateAllowedMentions::new())
+}
+
+/// A follow-up message of an interaction; see [`reply`].
+pub fn followup() -> CreateInteractionResponseFollowup {
+    CreateInteractionResponseFollowup::new().allowed_mentions(CreateAllowedMentions::new())
+}
+
 /// serenity's HTTP client. With a proxy every REST call goes to it (serenity only honours a
 /// proxy with its ratelimiter off; the delivery worker paces posts and waits out 429s itself).
+/// Its default `allowed_mentions` allows nothing, for whatever sets none (see [`reply`]).
 pub fn http_client(token: &Secret, proxy: Option<&Url>) -> Http {
-    let builder = HttpBuilder::new(token.expose());
+    let builder =
+        HttpBuilder::new(token.expose()).default_allowed_mentions(CreateAllowedMentions::new());
     match proxy {
         Some(url) => builder
             .proxy(url.as_str().trim_end_matches('/'))

@@ -4,9 +4,8 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serenity::all::{
     ButtonStyle, CommandInteraction, CommandOptionType, ComponentInteraction, CreateActionRow,
-    CreateAllowedMentions, CreateButton, CreateCommand, CreateCommandOption, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    EditInteractionResponse, ResolvedValue,
+    CreateButton, CreateCommand, CreateCommandOption, CreateEmbed, CreateInteractionResponse,
+    ResolvedValue,
 };
 use serenity::http::Http;
 
@@ -184,19 +183,16 @@ pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
             }
         },
     };
-    let edit = EditInteractionResponse::new()
+    let edit = super::edit_reply()
         .content(&answer.text)
         .embeds(answer.embeds)
-        .components(answer.components)
-        .allowed_mentions(CreateAllowedMentions::new());
+        .components(answer.components);
     if let Err(e) = cmd.edit_response(http, edit).await {
         tracing::warn!(error = %e, "could not answer /news");
         return;
     }
     for embeds in answer.followups {
-        let followup = CreateInteractionResponseFollowup::new()
-            .embeds(embeds)
-            .allowed_mentions(CreateAllowedMentions::new());
+        let followup = super::followup().embeds(embeds);
         if let Err(e) = cmd.create_followup(http, followup).await {
             tracing::warn!(error = %e, "could not send a /news follow-up");
             return;
@@ -355,20 +351,35 @@ fn issues_answer(bot: &Bot, text: String, issues: &[StoredIssue]) -> Answer {
     }
 }
 
-/// One page of search results as an embed: each hit's headline and summary with the matched
-/// words in bold, and the issue it belongs to.
+/// One search result as lines of an embed, the matched words in bold: an item's headline, its
+/// summary and the issue it belongs to (linked); or an issue's title (linked) and the sentence
+/// of its lead story that matched. Nothing else is bold, so the matches stand out.
+fn result_lines(query: &str, hit: &Hit) -> String {
+    use crate::search::highlight;
+    let when = kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
+    let excerpt = highlight(hit.excerpt(query), query, 300);
+    if hit.is_issue() {
+        format!(
+            "[{}]({})\n{excerpt}\nlead story · {when}",
+            highlight(&hit.issue_title, query, 200),
+            hit.issue_url,
+        )
+    } else {
+        format!(
+            "■ {}\n{excerpt}\n[{}]({}) · {when}",
+            highlight(&hit.headline, query, 200),
+            escape_markdown(&render::cut(&hit.issue_title, 100)),
+            hit.issue_url,
+        )
+    }
+}
+
+/// One page of search results as an embed.
 fn results_embed(query: &str, hits: &[Hit], page: i64, total: i64) -> CreateEmbed {
     let mut description = String::new();
     for hit in hits {
-        let when = kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
-        description.push_str(&format!(
-            "**■ {}**\n{}\n[{}]({}) · {}\n\n",
-            crate::search::highlight(&hit.headline, query, 200),
-            crate::search::highlight(&hit.summary, query, 300),
-            escape_markdown(&render::cut(&hit.issue_title, 100)),
-            hit.issue_url,
-            when
-        ));
+        description.push_str(&result_lines(query, hit));
+        description.push_str("\n\n");
     }
     CreateEmbed::new()
         .title(render::cut(
@@ -476,21 +487,18 @@ pub async fn handle_button(http: &Http, bot: &Bot, comp: &ComponentInteraction) 
             components,
             note,
         }) => CreateInteractionResponse::UpdateMessage(
-            CreateInteractionResponseMessage::new()
+            super::reply()
                 .content(note.unwrap_or_default())
                 .embed(*embed)
-                .components(components)
-                .allowed_mentions(CreateAllowedMentions::new()),
+                .components(components),
         ),
-        Ok(Turn::Note(text)) => CreateInteractionResponse::Message(
-            CreateInteractionResponseMessage::new()
-                .content(text)
-                .ephemeral(true),
-        ),
+        Ok(Turn::Note(text)) => {
+            CreateInteractionResponse::Message(super::reply().content(text).ephemeral(true))
+        }
         Err(e) => {
             tracing::error!(error = %e, "turning a search page failed");
             CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new()
+                super::reply()
                     .content(
                         "Something went wrong on briefbot's side; please try again in a minute.",
                     )

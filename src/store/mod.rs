@@ -322,13 +322,11 @@ impl Store {
             &dedup::band_keys(&dedup::shingles(&issue.text), dedup::ISSUE_LSH),
         )
         .await?;
+        // The issue's own document first, then its items: the order the refill uses too.
+        search::index_issue(&mut tx, source.as_str(), id, &issue.title, &issue.lead).await?;
         for (position, brief) in issue.briefs.iter().enumerate() {
             let brief_id = insert_brief(&mut tx, id, position as i64, brief).await?;
             search::index_brief(&mut tx, source.as_str(), brief_id, brief).await?;
-        }
-        if issue.briefs.is_empty() {
-            search::index_itemless_issue(&mut tx, source.as_str(), id, &issue.title, &issue.lead)
-                .await?;
         }
         outbox::enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
         tx.commit().await?;

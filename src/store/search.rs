@@ -7,11 +7,11 @@ use super::{Result, Store};
 use crate::domain::Brief;
 use crate::search;
 
-/// One search result: a brief item, or an issue without items (then `headline` is its title
-/// and `summary` its lead).
+/// One search result: a brief item, or an issue itself — its title and lead story — (then
+/// `headline` is its title and `summary` its lead).
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct Hit {
-    /// The brief's id, or minus the issue's id for an issue without items.
+    /// The brief's id, or minus the issue's id for the issue's title and lead.
     pub key: i64,
     pub issue_id: i64,
     pub source_id: String,
@@ -25,6 +25,23 @@ pub struct Hit {
     pub score: f64,
 }
 
+impl Hit {
+    /// Whether this is an issue's title and lead story rather than one of its items.
+    pub fn is_issue(&self) -> bool {
+        self.key < 0
+    }
+
+    /// What to show under the headline: an item's summary, or the sentence of an issue's lead
+    /// that matches the query best.
+    pub fn excerpt(&self, query: &str) -> &str {
+        if self.is_issue() {
+            search::best_sentence(&self.summary, query)
+        } else {
+            &self.summary
+        }
+    }
+}
+
 pub(super) async fn index_brief(
     conn: &mut SqliteConnection,
     source: &str,
@@ -35,7 +52,9 @@ pub(super) async fn index_brief(
     index(conn, source, brief_id, &text).await
 }
 
-pub(super) async fn index_itemless_issue(
+/// Indexes an issue's title and lead story as one document (so an issue whose title and lead
+/// both match is one result), beside its items.
+pub(super) async fn index_issue(
     conn: &mut SqliteConnection,
     source: &str,
     issue_id: i64,
@@ -163,9 +182,7 @@ impl Store {
                 .await?
                 .unwrap_or(0);
         let documents: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM briefs)
-                  + (SELECT COUNT(*) FROM issues i
-                     WHERE NOT EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = i.id))",
+            "SELECT (SELECT COUNT(*) FROM briefs) + (SELECT COUNT(*) FROM issues)",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -180,10 +197,9 @@ impl Store {
                  WHERE b.id NOT IN (SELECT doc FROM search_index WHERE doc > 0)
                  UNION ALL
                  SELECT -i.id, i.source_id, i.title, i.lead,
-                        COALESCE(i.published_at, i.first_seen_at), i.id, 0
+                        COALESCE(i.published_at, i.first_seen_at), i.id, -1
                  FROM issues i
-                 WHERE NOT EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = i.id)
-                   AND -i.id NOT IN (SELECT doc FROM search_index WHERE doc < 0))
+                 WHERE -i.id NOT IN (SELECT doc FROM search_index WHERE doc < 0))
              ORDER BY at, issue, position",
         )
         .fetch_all(&self.pool)
@@ -203,7 +219,7 @@ impl Store {
         Ok(())
     }
 
-    /// Briefs (and issues without items) matching every word of `query`, most relevant first,
+    /// Briefs and issues (their title and lead) matching every word of `query`, most relevant first,
     /// the newer first among equally relevant ones. Empty when the query has nothing to search
     /// for. The query only ever reaches SQL as a bound parameter.
     ///

@@ -571,6 +571,63 @@ async fn news_search_finds_korean_words_with_particles_and_bolds_them() {
 }
 
 #[tokio::test]
+async fn news_search_finds_an_issue_by_its_lead_story_and_title_and_shows_it_once() {
+    let bot = Running::start().await;
+    for idxno in [214199, 214145] {
+        bot.site.serve_fresh_fixture(
+            &format!("/news/articleView.html?idxno={idxno}"),
+            &format!("aitimes/article_{idxno}.html"),
+        );
+    }
+    serve_list(&bot.site, &[214199, 214145, 214100]);
+    bot.scrape().await;
+    let link = "/news/articleView.html?idxno=214199)";
+
+    // Only the lead story of the [8월21일] issue has the word; none of its items.
+    let (_, data, _) = ask_news(&bot, "search", json!([string_option("query", "유니버스")])).await;
+    let embed = &data["embeds"][0];
+    let description = embed["description"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{data}"));
+    assert!(
+        description.starts_with("[\\[8월21일\\] 오픈AI가 ‘컴퓨터 유즈’에 보인 자신감"),
+        "the issue's title, linked: {description}"
+    );
+    assert!(description.contains(link), "{description}");
+    assert!(
+        description.contains(
+            "\n오픈AI는 2017년 ‘**유니버스**\\(Universe\\)’ 프로젝트로 AI가 화면을 보고 키보드와 마우스를 다루는 연구를 시작했습니다.\n"
+        ),
+        "the lead's matching sentence, the word in bold: {description}"
+    );
+    assert!(description.contains("lead story"), "{description}");
+    assert!(
+        embed["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(" 1 results"),
+        "{embed}"
+    );
+
+    // In its title and its lead: one result, not two.
+    let (_, data, _) = ask_news(&bot, "search", json!([string_option("query", "행동하는")])).await;
+    let description = data["embeds"][0]["description"].as_str().unwrap();
+    assert_eq!(description.matches(link).count(), 1, "{description}");
+    assert!(
+        description.contains("‘**행동하**는 AI’의 현재](")
+            && description.contains("‘**행동하**는 AI’를 구현"),
+        "{description}"
+    );
+    assert!(
+        data["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(" 1 results")
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
 async fn news_bad_input_gets_a_private_answer_saying_what_is_accepted() {
     let bot = Running::start().await;
     bot.scrape().await;
@@ -715,6 +772,76 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         turned,
         briefbot::bot::news::Turn::Page { note: None, .. }
     ));
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_reply_of_any_kind_and_no_post_can_ping() {
+    let bot = Running::start().await;
+    // [8월20일] has `@everyone` in an item's headline and summary.
+    for idxno in [214199, 214145] {
+        bot.site.serve_fresh_fixture(
+            &format!("/news/articleView.html?idxno={idxno}"),
+            &format!("aitimes/article_{idxno}.html"),
+        );
+    }
+    serve_list(&bot.site, &[214199, 214145, 214100, 214043]);
+
+    // A command's reply, and a refusal (ephemeral).
+    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    bot.ask("subscribe", json!([]), MEMBER, PLAIN).await;
+    // Posts to the channel.
+    bot.scrape().await;
+    bot.wait_for_messages(CHANNEL, 4).await;
+    // A deferred answer's edit, and its follow-ups.
+    let (_, _, followups) = ask_news(
+        &bot,
+        "latest",
+        json!([{ "name": "count", "type": 4, "value": 3 }]),
+    )
+    .await;
+    assert!(!followups.is_empty());
+    // A page turned (the message updated), and another member's press refused privately.
+    let (_, first, _) = ask_news(&bot, "search", json!([string_option("query", "AI")])).await;
+    let next = first["components"][0]["components"][1]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (kind, _) = bot
+        .discord
+        .interact(button_press(&next, GUILD, CHANNEL, MEMBER))
+        .await;
+    assert_eq!(kind, 7);
+    let (kind, refusal) = bot
+        .discord
+        .interact(button_press(&next, GUILD, CHANNEL, ADMIN))
+        .await;
+    assert!(kind == 4 && is_ephemeral(&refusal), "{refusal}");
+
+    let guarded = bot.discord.guarded();
+    for kind in [
+        "reply",
+        "ephemeral reply",
+        "channel message",
+        "deferred edit",
+        "follow-up",
+        "button update",
+    ] {
+        assert!(
+            guarded.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} was sent: {guarded:?}"
+        );
+    }
+    assert_eq!(bot.discord.unguarded(), Vec::<String>::new());
+    let everyone = bot
+        .discord
+        .messages(CHANNEL)
+        .iter()
+        .any(|m| m.body.to_string().contains("everyone"));
+    assert!(
+        everyone,
+        "the scraped @everyone was posted (escaped, allowed to ping no one)"
+    );
     bot.shutdown().await;
 }
 

@@ -422,6 +422,29 @@ async fn search_finds_stored_briefs_and_rejects_bad_queries() {
         hits[0]
     );
     assert!(hits[0]["issue_url"].as_str().unwrap().contains("idxno="));
+    assert_eq!(hits[0]["kind"], "brief");
+
+    // A word of one issue's lead story only: that issue, with the sentence that has the word.
+    let out = briefbot(db.dir.path(), &[], &["search", "유니버스"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("[8월21일] 오픈AI가 ‘컴퓨터 유즈’에 보인 자신감"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "  오픈AI는 2017년 ‘유니버스(Universe)’ 프로젝트로 AI가 화면을 보고 키보드와 마우스를 다루는 연구를 시작했습니다."
+    );
+    assert!(
+        lines[2].contains("· lead story · ") && lines[2].ends_with("idxno=214199"),
+        "{text}"
+    );
+    let out = briefbot(db.dir.path(), &[], &["search", "유니버스", "--json"]).await;
+    let hit: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(hit["kind"], "issue");
+    assert!(hit["headline"].as_str().unwrap().starts_with("[8월21일]"));
 
     let out = briefbot(db.dir.path(), &[], &["search", "' OR 1=1 --"]).await;
     assert!(out.status.success());

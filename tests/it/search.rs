@@ -14,7 +14,18 @@ use crate::support::{TestDb, fixture, record};
 #[derive(Deserialize)]
 struct Corpus {
     briefs: Vec<CorpusBrief>,
+    /// The issues whose title and lead are given; the others are titled `[M월D일] 뉴스 브리핑`
+    /// with a one-line lead.
+    issues: Vec<CorpusIssue>,
     queries: Vec<CorpusQuery>,
+}
+
+#[derive(Deserialize)]
+struct CorpusIssue {
+    id: String,
+    day: String,
+    title: String,
+    lead: String,
 }
 
 #[derive(Deserialize)]
@@ -34,7 +45,8 @@ struct CorpusQuery {
     none: bool,
 }
 
-/// Stores the corpus as one issue a day; returns the store and brief ids by corpus id.
+/// Stores the corpus as one issue a day; returns the store and the corpus id of each search
+/// result key (a brief's id, or minus an issue's id for its title and lead).
 async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
     let corpus: Corpus = serde_json::from_str(&fixture("search/corpus.json")).unwrap();
     let store = db.store().await;
@@ -59,15 +71,19 @@ async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
                 summary: b.summary.clone(),
             })
             .collect();
+        let given = corpus.issues.iter().find(|i| i.day == *day);
         let issue = Issue {
             url: CanonicalUrl::parse(&format!(
                 "https://www.aitimes.com/news/articleView.html?idxno={}",
                 date.format("%Y%m%d")
             ))
             .unwrap(),
-            title: format!("[{}] 뉴스 브리핑", date.format("%-m월%-d일")),
+            title: given.map_or_else(
+                || format!("[{}] 뉴스 브리핑", date.format("%-m월%-d일")),
+                |i| i.title.clone(),
+            ),
             published_at: Some(published),
-            lead: format!("{day}의 주요 소식입니다."),
+            lead: given.map_or_else(|| format!("{day}의 주요 소식입니다."), |i| i.lead.clone()),
             text: briefs
                 .iter()
                 .map(|b| format!("{} {}", b.headline, b.summary))
@@ -81,8 +97,11 @@ async fn load(db: &TestDb) -> (Store, Corpus, HashMap<i64, String>) {
         for ((brief_id, _, _), b) in store.brief_rows(id).await.unwrap().into_iter().zip(items) {
             ids.insert(brief_id, b.id.clone());
         }
+        if let Some(given) = given {
+            ids.insert(-id, given.id.clone());
+        }
     }
-    assert_eq!(ids.len(), corpus.briefs.len());
+    assert_eq!(ids.len(), corpus.briefs.len() + corpus.issues.len());
     (store, corpus, ids)
 }
 
@@ -185,15 +204,18 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
     );
     // Refilled oldest first: rowids follow the issues' dates, as the newest-first ranking
     // window expects.
-    let dates: Vec<String> = sqlx::query_scalar(
-        "SELECT i.published_at FROM search_index s
-         JOIN briefs b ON b.id = s.doc JOIN issues i ON i.id = b.issue_id ORDER BY s.rowid",
+    // Each issue's own document (title and lead) comes before its items.
+    let order: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT i.published_at, s.doc > 0 FROM search_index s
+         LEFT JOIN briefs b ON b.id = s.doc
+         JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
+         ORDER BY s.rowid",
     )
     .fetch_all(reopened.pool())
     .await
     .unwrap();
-    assert_eq!(dates.len(), 84);
-    assert!(dates.is_sorted(), "{dates:?}");
+    assert_eq!(order.len(), 84 + 23);
+    assert!(order.is_sorted(), "{order:?}");
 }
 
 fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
@@ -273,5 +295,54 @@ async fn an_index_refill_cut_short_is_finished_on_the_next_open() {
         .fetch_one(reopened.pool())
         .await
         .unwrap();
-    assert_eq!(indexed, 83);
+    // 83 briefs and the 22 issues' own documents.
+    assert_eq!(indexed, 83 + 22);
+}
+
+#[tokio::test]
+async fn a_database_of_the_previous_version_gets_its_issues_indexed_in_age_order_on_open() {
+    let db = TestDb::new();
+    let (store, _, ids) = load(&db).await;
+    let lead_only = store.search("센스타임", None, 10, 0).await.unwrap();
+    assert_eq!(keys(&lead_only).len(), 1);
+    // The previous version: only the items of an issue with items were indexed, and the
+    // migration that indexes every issue had not run.
+    sqlx::query(
+        "DELETE FROM search_index WHERE doc < 0
+           AND EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = -search_index.doc)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261201000006")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .search("센스타임", None, 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(store);
+
+    let upgraded = db.store().await;
+    let found = upgraded.search("센스타임", None, 10, 0).await.unwrap();
+    assert_eq!(keys(&found), keys(&lead_only));
+    assert_eq!(ids[&found[0].key], "i0808");
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT i.published_at, s.doc > 0 FROM search_index s
+         LEFT JOIN briefs b ON b.id = s.doc
+         JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
+         ORDER BY s.rowid",
+    )
+    .fetch_all(upgraded.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 83 + 22, "every brief and every issue, once");
+    assert!(
+        rows.is_sorted(),
+        "oldest first, each issue before its items"
+    );
 }

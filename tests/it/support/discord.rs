@@ -1,7 +1,7 @@
 //! A fake Discord on 127.0.0.1 for the real serenity client: the REST API in proxy mode (it
 //! stores posted messages per channel, honours `enforce_nonce` — a repeated nonce returns the
 //! message already created —, can answer a channel with errors, registers commands and takes
-//! interaction responses) and a gateway websocket (HELLO, IDENTIFY, READY, heartbeats, and
+//! interaction responses, failing the test when a message or reply could ping) and a gateway websocket (HELLO, IDENTIFY, READY, heartbeats, and
 //! INTERACTION_CREATE events pushed by the test).
 
 use std::collections::{HashMap, VecDeque};
@@ -71,6 +71,34 @@ struct DiscordState {
     recent_by_channel: HashMap<u64, VecDeque<std::time::Instant>>,
     /// 429s answered, per channel.
     rate_limited: HashMap<u64, usize>,
+    /// Replies and messages checked for `allowed_mentions`, by kind.
+    guarded: HashMap<&'static str, usize>,
+    /// Replies and messages that could ping: what and the body.
+    unguarded: Vec<String>,
+}
+
+impl DiscordState {
+    /// Checks that a message or interaction reply allows no mention. Discord pings whatever
+    /// the content of a message without `allowed_mentions` names (`@everyone`, `<@id>`,
+    /// `<@&role>`), so one without it is recorded as a fault and fails the test when the fake is
+    /// dropped.
+    fn guard(&mut self, kind: &'static str, message: &Value) {
+        let allowed = &message["allowed_mentions"];
+        let empty = |field: &str| {
+            allowed
+                .get(field)
+                .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty))
+        };
+        let none_allowed = allowed["parse"].as_array().is_some_and(Vec::is_empty)
+            && empty("users")
+            && empty("roles")
+            && allowed["replied_user"].as_bool() != Some(true);
+        *self.guarded.entry(kind).or_default() += 1;
+        if !none_allowed {
+            self.unguarded
+                .push(format!("{kind} without allowed_mentions none: {message}"));
+        }
+    }
 }
 
 pub struct FakeDiscord {
@@ -85,6 +113,14 @@ impl Drop for FakeDiscord {
     fn drop(&mut self) {
         self.server.abort();
         self.gateway.abort();
+        if !std::thread::panicking() {
+            let unguarded = self.unguarded();
+            assert!(
+                unguarded.is_empty(),
+                "the bot sent what could ping:\n{}",
+                unguarded.join("\n")
+            );
+        }
     }
 }
 
@@ -188,6 +224,18 @@ impl FakeDiscord {
             .get(token)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Replies and messages that allowed mentions (the fake fails the test with them when it
+    /// is dropped).
+    pub fn unguarded(&self) -> Vec<String> {
+        self.state.lock().unwrap().unguarded.clone()
+    }
+
+    /// How many replies and messages of each kind were checked for `allowed_mentions`: `channel
+    /// message`, `reply`, `ephemeral reply`, `button update`, `deferred edit`, `follow-up`.
+    pub fn guarded(&self) -> HashMap<&'static str, usize> {
+        self.state.lock().unwrap().guarded.clone()
     }
 
     /// Gateway sessions identified so far.
@@ -300,6 +348,7 @@ async fn create_message(
 ) -> Response {
     let mut s = state.lock().unwrap();
     *s.requests.entry(channel).or_default() += 1;
+    s.guard("channel message", &body);
     if let Some(status) = s.broken.get(&channel).copied() {
         return error(status);
     }
@@ -417,6 +466,15 @@ async fn interaction_callback(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = state.lock().unwrap();
+    // Messages (4) and message updates (7); a deferral (5) has no content until its edit.
+    match body["type"].as_u64() {
+        Some(4) if body["data"]["flags"].as_u64().is_some_and(|f| f & 64 != 0) => {
+            s.guard("ephemeral reply", &body["data"]);
+        }
+        Some(4) => s.guard("reply", &body["data"]),
+        Some(7) => s.guard("button update", &body["data"]),
+        _ => {}
+    }
     s.callbacks.insert(token, body);
     s.answered.notify_waiters();
     StatusCode::NO_CONTENT.into_response()
@@ -427,13 +485,10 @@ async fn create_followup(
     Path((_app, token)): Path<(u64, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    state
-        .lock()
-        .unwrap()
-        .followups
-        .entry(token)
-        .or_default()
-        .push(body.clone());
+    let mut s = state.lock().unwrap();
+    s.guard("follow-up", &body);
+    s.followups.entry(token).or_default().push(body.clone());
+    drop(s);
     message_json(&body)
 }
 
@@ -443,6 +498,7 @@ async fn edit_original(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = state.lock().unwrap();
+    s.guard("deferred edit", &body);
     s.edits.insert(token, body.clone());
     s.answered.notify_waiters();
     drop(s);
