@@ -134,7 +134,8 @@ async fn main() {
     let http = bot::http_client(
         &Secret::new("bench-token".into()),
         Some(&url::Url::parse(&fake.base).unwrap()),
-    );
+    )
+    .unwrap();
     let bot = Bot {
         store: store.clone(),
         sources: vec![SourceConfig::aitimes_briefing()],

@@ -217,7 +217,8 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         guild_id: settings.guild_id,
         telemetry,
     };
-    let http = bot::http_client(&token, settings.api_proxy.as_ref());
+    let http = bot::http_client(&token, settings.api_proxy.as_ref())
+        .context("cannot set up the HTTP client for Discord")?;
     let mut discord = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));
     let outcome = tokio::select! {
         _ = shutdown_signal() => None,

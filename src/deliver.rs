@@ -1,24 +1,31 @@
 //! The delivery worker: posts what the outbox owes, oldest issue first, paced under Discord's
 //! limits. A step function ([`Deliverer::step`]) plus a loop around it ([`run`]).
 //!
-//! Crash safety: each message of a delivery carries a nonce derived from the delivery and the
-//! part (`enforce_nonce`), and the part is recorded as posted right after Discord accepts it.
-//! Killed between the two, the worker posts the same part again after a restart, with the same
-//! nonce, and Discord answers with the message it already has instead of a second one.
-
+//! Exactly once, whatever happens (SPEC §6):
+//! - A delivery's messages are fixed ("frozen") at its first attempt and stored; retries and
+//!   restarts post exactly the parts not yet posted.
+//! - Each part is marked as attempted before its POST and recorded with Discord's message id
+//!   after. A part attempted but not recorded is in doubt: the answer was lost, timed out, or
+//!   the process died between Discord creating the message and the outbox recording it.
+//! - Before an in-doubt part is posted again, the bot's messages in the channel created since
+//!   the attempt are read (`GET /channels/{id}/messages?after=…`) and a message with the part's
+//!   embeds is recorded instead. Discord's `nonce` (with `enforce_nonce`) still guards each
+//!   POST, but Discord forgets a nonce after a few minutes, so it only covers quick retries and
+//!   channels whose history the bot may not read.
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serenity::builder::GetMessages;
 use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage};
 use serenity::http::{Http, HttpError};
 use serenity::model::channel::Nonce;
-use serenity::model::id::ChannelId;
+use serenity::model::id::{ChannelId, MessageId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::render::{self, IssueView, ItemFilter, Message};
-use crate::store::outbox::{DueDelivery, STORY_MEMORY};
+use crate::store::outbox::{CATCH_UP, DueDelivery, Failure, Frozen, STORY_MEMORY};
 use crate::store::{self, Store, StoreError};
 use crate::telemetry::Telemetry;
 
@@ -61,12 +68,17 @@ pub enum Step {
     Idle,
     /// Every part of the delivery is posted.
     Sent { delivery: i64, parts: usize },
-    /// Nothing in the issue was left for the channel (keywords, items it already has).
+    /// Nothing in the issue was left for the channel (keywords, items it already has), the
+    /// issue is older than the catch-up window, or the delivery was cancelled meanwhile.
     Skipped { delivery: i64 },
     /// Put off: rate limited, a server error, or a refusal not yet final.
     Retry { delivery: i64, after: Duration },
-    /// Discord refuses the channel: the delivery failed and its subscription is paused.
+    /// Discord refuses the channel: the delivery failed and the channel is paused.
     Paused { delivery: i64, reason: String },
+    /// Discord rejects the message itself (400): the delivery failed with the reason.
+    Failed { delivery: i64, reason: String },
+    /// Discord rejects the bot's token (401): nothing can be posted until it is replaced.
+    Unauthorized,
 }
 
 /// Why a post failed.
@@ -76,8 +88,27 @@ enum PostError {
     RateLimited,
     /// 403 or 404: the bot cannot post there.
     Refused(String),
-    /// Anything else: a 5xx, a timeout, a broken connection.
+    /// 400: Discord will never take this message.
+    Rejected(String),
+    /// 401: the token is not valid (reset, or revoked).
+    Unauthorized,
+    /// Anything else: a 5xx, a timeout, a broken connection. Discord may have done the work.
     Transient(String),
+}
+
+impl PostError {
+    /// Whether Discord answered, so it certainly did not create the message.
+    fn definite(&self) -> bool {
+        !matches!(self, PostError::Transient(_))
+    }
+}
+
+/// What a look for an in-doubt part found.
+enum Found {
+    /// The part is in the channel already, as this message.
+    Posted(i64),
+    /// It is not (or the channel's history cannot be read: then only the nonce guards it).
+    Missing,
 }
 
 /// Posts due deliveries through serenity's HTTP client.
@@ -90,6 +121,8 @@ pub struct Deliverer {
     /// 429s in a row, for a growing wait.
     rate_limited: u32,
     telemetry: Arc<Telemetry>,
+    /// The bot's own user id, once known: only its messages can be in-doubt parts.
+    me: Option<u64>,
 }
 
 impl Deliverer {
@@ -109,6 +142,7 @@ impl Deliverer {
             pacer,
             rate_limited: 0,
             telemetry: Arc::default(),
+            me: None,
         }
     }
 
@@ -118,21 +152,110 @@ impl Deliverer {
         self
     }
 
-    /// Delivers (or puts off) the next due delivery.
+    /// Delivers (or puts off) the next due delivery: its frozen parts not yet posted, each
+    /// in-doubt one looked for in the channel first.
     pub async fn step(&mut self) -> Result<Step, StoreError> {
         let now = store::now();
         let Some(d) = self.store.due_delivery(now).await? else {
             return Ok(Step::Idle);
         };
-        let Some(issue) = self.store.issue(d.issue_id).await? else {
-            self.store.finish_delivery(&d, "cancelled", &[]).await?;
+        let frozen = match self.store.frozen(d.id).await? {
+            Some(frozen) => frozen,
+            None => match self.freeze(&d).await? {
+                Ok(frozen) => frozen,
+                Err(step) => return Ok(step),
+            },
+        };
+        // The catch-up window holds until the first part is out; then the rest follows, so a
+        // split issue is never left half posted.
+        if d.kind == "new" && !frozen.started() && d.issue_at < now - CATCH_UP {
+            self.store
+                .finish_delivery(&d, "skipped", &[], Some(EXPIRED))
+                .await?;
+            tracing::info!(
+                delivery = d.id,
+                channel = d.channel_id,
+                "not posted: older than the catch-up window"
+            );
             return Ok(Step::Skipped { delivery: d.id });
+        }
+        for part in frozen.parts.iter().filter(|p| p.message_id.is_none()) {
+            if let Some(attempted_at) = part.attempted_at {
+                match self.look_for(&d, &part.message, attempted_at).await {
+                    Ok(Found::Posted(id)) => {
+                        tracing::info!(
+                            delivery = d.id,
+                            channel = d.channel_id,
+                            part = part.part,
+                            message = id,
+                            "an in-doubt part was posted after all; recorded, not posted again"
+                        );
+                        self.store.record_part_sent(d.id, part.part, id).await?;
+                        continue;
+                    }
+                    Ok(Found::Missing) => {}
+                    Err(e) => return self.put_off(&d, e).await,
+                }
+            }
+            if !self
+                .store
+                .record_attempt(d.id, part.part, store::now())
+                .await?
+            {
+                // Unsubscribed or cancelled while posting: nothing more of it goes out.
+                return Ok(Step::Skipped { delivery: d.id });
+            }
+            self.pacer.wait(d.channel_id).await;
+            let nonce = nonce(d.id, part.part);
+            match post(&self.http, d.channel_id, &part.message, &nonce).await {
+                Ok(id) => {
+                    self.telemetry.messages_posted.inc();
+                    self.rate_limited = 0;
+                    self.store.record_part_sent(d.id, part.part, id).await?;
+                }
+                Err(e) => {
+                    if e.definite() {
+                        self.store.clear_attempt(d.id, part.part).await?;
+                    }
+                    return self.put_off(&d, e).await;
+                }
+            }
+        }
+        if !self
+            .store
+            .finish_delivery(&d, "sent", &frozen.stories, None)
+            .await?
+        {
+            return Ok(Step::Skipped { delivery: d.id });
+        }
+        tracing::info!(
+            delivery = d.id,
+            channel = d.channel_id,
+            issue = d.issue_id,
+            parts = frozen.parts.len(),
+            "posted"
+        );
+        Ok(Step::Sent {
+            delivery: d.id,
+            parts: frozen.parts.len(),
+        })
+    }
+
+    /// Fixes a delivery's messages at its first attempt: the items the channel wants and does
+    /// not have yet, rendered. `Err` with the step taken when nothing is to be posted.
+    async fn freeze(&self, d: &DueDelivery) -> Result<Result<Frozen, Step>, StoreError> {
+        let skipped = Err(Step::Skipped { delivery: d.id });
+        let Some(issue) = self.store.issue(d.issue_id).await? else {
+            self.store
+                .finish_delivery(d, "cancelled", &[], Some("the issue is gone"))
+                .await?;
+            return Ok(skipped);
         };
         let stories = self.store.story_ids(issue.id).await?;
         let skip: HashSet<usize> = if d.kind == "new" {
             let had = self
                 .store
-                .channel_stories(d.channel_id, now - STORY_MEMORY)
+                .channel_stories(d.channel_id, store::now() - STORY_MEMORY)
                 .await?;
             stories
                 .iter()
@@ -169,38 +292,95 @@ impl Deliverer {
             briefs: &issue.briefs,
         };
         let Some(selected) = render::selected_items(&issue.briefs, &filter, &skip) else {
-            self.store.finish_delivery(&d, "skipped", &[]).await?;
-            return Ok(Step::Skipped { delivery: d.id });
+            self.store.finish_delivery(d, "skipped", &[], None).await?;
+            return Ok(skipped);
         };
         let messages = render::render_issue(&view, &filter, &skip);
-        let first = usize::try_from(d.parts_sent).unwrap_or(0);
-        for (part, message) in messages.iter().enumerate().skip(first) {
-            self.pacer.wait(d.channel_id).await;
-            match post(&self.http, d.channel_id, message, &nonce(d.id, part)).await {
-                Ok(()) => {
-                    self.telemetry.messages_posted.inc();
-                    self.rate_limited = 0;
-                    self.store.record_parts_sent(d.id, part as i64 + 1).await?;
-                }
-                Err(e) => return self.put_off(&d, e).await,
-            }
-        }
         let posted: Vec<i64> = selected
             .iter()
             .filter_map(|i| stories.get(*i).copied())
             .collect();
-        self.store.finish_delivery(&d, "sent", &posted).await?;
-        tracing::info!(
-            delivery = d.id,
-            channel = d.channel_id,
-            issue = issue.id,
-            parts = messages.len(),
-            "posted"
-        );
-        Ok(Step::Sent {
-            delivery: d.id,
-            parts: messages.len(),
-        })
+        match self.store.freeze(d, &messages, &posted).await? {
+            Some(frozen) => Ok(Ok(frozen)),
+            // Cancelled (or frozen by another worker) meanwhile.
+            None => match self.store.frozen(d.id).await? {
+                Some(frozen) => Ok(Ok(frozen)),
+                None => Ok(skipped),
+            },
+        }
+    }
+
+    /// Looks for an in-doubt part among the bot's messages in the channel created since the
+    /// part was first attempted (Discord does not return nonces there, so a message is
+    /// recognised by its embeds, and one already recorded for another part never counts).
+    async fn look_for(
+        &mut self,
+        d: &DueDelivery,
+        message: &Message,
+        attempted_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Found, PostError> {
+        let channel = channel_id(d.channel_id)?;
+        let me = match self.me {
+            Some(me) => me,
+            None => {
+                self.pacer.wait_any().await;
+                let me = self
+                    .http
+                    .get_current_user()
+                    .await
+                    .map_err(|e| classify(&e))?
+                    .id
+                    .get();
+                *self.me.insert(me)
+            }
+        };
+        // A margin for the clocks of this machine and Discord's.
+        let mut after = snowflake_at(attempted_at - chrono::Duration::seconds(LOOK_MARGIN_SECS));
+        self.telemetry.reconciliations.inc();
+        for _ in 0..LOOK_PAGES {
+            self.pacer.wait_any().await;
+            let page = match channel
+                .messages(
+                    &*self.http,
+                    GetMessages::new()
+                        .after(MessageId::new(after.max(1)))
+                        .limit(100),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => match classify(&e) {
+                    PostError::Refused(reason) => {
+                        // No Read Message History: only Discord's nonce can tell now.
+                        tracing::warn!(channel = d.channel_id, %reason, "cannot read the channel's history; relying on the nonce for an in-doubt part");
+                        self.store
+                            .set_history_denied(d.channel_id, true)
+                            .await
+                            .map_err(|e| PostError::Transient(e.to_string()))?;
+                        return Ok(Found::Missing);
+                    }
+                    other => return Err(other),
+                },
+            };
+            for m in &page {
+                let id = i64::try_from(m.id.get()).unwrap_or(i64::MAX);
+                if m.author.id.get() == me
+                    && same_message(m, message)
+                    && !self
+                        .store
+                        .message_recorded(id)
+                        .await
+                        .map_err(|e| PostError::Transient(e.to_string()))?
+                {
+                    return Ok(Found::Posted(id));
+                }
+            }
+            match page.iter().map(|m| m.id.get()).max() {
+                Some(newest) if page.len() == 100 => after = newest,
+                _ => break,
+            }
+        }
+        Ok(Found::Missing)
     }
 
     async fn put_off(&mut self, d: &DueDelivery, error: PostError) -> Result<Step, StoreError> {
@@ -212,7 +392,7 @@ impl Deliverer {
                 .saturating_mul(factor)
                 .min(self.settings.max_retry)
         };
-        let (after, counts, message) = match &error {
+        let (after, failure, message) = match &error {
             PostError::RateLimited => {
                 // serenity hands a proxied 429 to the caller without its retry-after: wait at
                 // least a second, longer while it goes on.
@@ -221,18 +401,32 @@ impl Deliverer {
                 let wait = Duration::from_secs(1u64 << (self.rate_limited.min(6) - 1));
                 (
                     wait,
-                    false,
+                    Failure::RateLimited,
                     "Discord answered 429 Too Many Requests".to_owned(),
                 )
             }
-            PostError::Refused(m) | PostError::Transient(m) => {
-                (backoff(d.attempts), true, m.clone())
+            PostError::Unauthorized => {
+                tracing::error!(
+                    "Discord rejected the bot token (401 Unauthorized): posting has stopped; set a valid DISCORD_TOKEN and restart"
+                );
+                self.telemetry.set_unauthorized();
+                return Ok(Step::Unauthorized);
             }
+            PostError::Rejected(reason) => {
+                tracing::warn!(delivery = d.id, channel = d.channel_id, %reason, "Discord rejected the message; delivery failed");
+                self.store.fail_delivery(d, reason).await?;
+                return Ok(Step::Failed {
+                    delivery: d.id,
+                    reason: reason.clone(),
+                });
+            }
+            PostError::Refused(m) => (backoff(d.attempts), Failure::Refused, m.clone()),
+            PostError::Transient(m) => (backoff(d.attempts), Failure::Other, m.clone()),
         };
         if let PostError::Refused(reason) = &error
-            && d.attempts + 1 >= self.settings.refusals_before_pause
+            && d.refusals + 1 >= self.settings.refusals_before_pause
         {
-            tracing::warn!(delivery = d.id, channel = d.channel_id, %reason, "channel refused; subscription paused");
+            tracing::warn!(delivery = d.id, channel = d.channel_id, %reason, "channel refused; paused");
             self.store.fail_and_pause(d, reason).await?;
             return Ok(Step::Paused {
                 delivery: d.id,
@@ -241,7 +435,7 @@ impl Deliverer {
         }
         let not_before = now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
         self.store
-            .retry_delivery(d.id, not_before, &message, counts)
+            .retry_delivery(d.id, not_before, &message, failure)
             .await?;
         tracing::warn!(delivery = d.id, channel = d.channel_id, error = %message, ?after, "post put off");
         Ok(Step::Retry {
@@ -251,25 +445,55 @@ impl Deliverer {
     }
 }
 
+/// What `last_error` says of a delivery not posted because its issue is too old by then.
+pub const EXPIRED: &str = "not posted: the issue is older than the 3-day catch-up window";
+/// How far before its first attempt an in-doubt part is looked for.
+const LOOK_MARGIN_SECS: i64 = 10;
+/// Pages of 100 messages read at most when looking for an in-doubt part.
+const LOOK_PAGES: usize = 10;
+
+/// The smallest Discord snowflake created at `at`: snowflakes carry their creation time,
+/// `(id >> 22) + 1420070400000` ms since the Unix epoch.
+pub fn snowflake_at(at: chrono::DateTime<chrono::Utc>) -> u64 {
+    let ms = u64::try_from(at.timestamp_millis() - 1_420_070_400_000).unwrap_or(0);
+    ms << 22
+}
+
+/// Whether a message in the channel is this part: the same embeds, title and description
+/// (Discord keeps them as sent, but may trim them).
+fn same_message(found: &serenity::model::channel::Message, part: &Message) -> bool {
+    let text = |s: Option<&str>| s.unwrap_or("").trim().to_owned();
+    found.content.trim() == part.content.as_deref().unwrap_or("").trim()
+        && found.embeds.len() == part.embeds.len()
+        && found.embeds.iter().zip(&part.embeds).all(|(f, p)| {
+            text(f.title.as_deref()) == text(p.title.as_deref())
+                && text(f.description.as_deref()) == text(Some(&p.description))
+        })
+}
+
 /// The nonce of part `part` of delivery `id`: at most 25 characters, as Discord requires.
-pub fn nonce(delivery_id: i64, part: usize) -> String {
+pub fn nonce(delivery_id: i64, part: i64) -> String {
     let n = format!("bb{delivery_id}.{part}");
     debug_assert!(n.len() <= 25);
     n
 }
 
-/// One message to a channel: no mentions allowed, nonce enforced.
+fn channel_id(channel_id: i64) -> Result<ChannelId, PostError> {
+    u64::try_from(channel_id)
+        .ok()
+        .filter(|c| *c != 0)
+        .map(ChannelId::new)
+        .ok_or_else(|| PostError::Rejected(format!("invalid channel id {channel_id}")))
+}
+
+/// One message to a channel: no mentions allowed, nonce enforced. Returns Discord's message id.
 async fn post(
     http: &Http,
     channel_id: i64,
     message: &Message,
     nonce: &str,
-) -> Result<(), PostError> {
-    let channel = u64::try_from(channel_id)
-        .ok()
-        .filter(|c| *c != 0)
-        .map(ChannelId::new)
-        .ok_or_else(|| PostError::Refused(format!("invalid channel id {channel_id}")))?;
+) -> Result<i64, PostError> {
+    let channel = self::channel_id(channel_id)?;
     let embeds = message.embeds.iter().map(to_embed).collect();
     let mut builder = CreateMessage::new()
         .embeds(embeds)
@@ -280,7 +504,7 @@ async fn post(
         builder = builder.content(content);
     }
     match channel.send_message(http, builder).await {
-        Ok(_) => Ok(()),
+        Ok(m) => Ok(i64::try_from(m.id.get()).unwrap_or(i64::MAX)),
         Err(e) => Err(classify(&e)),
     }
 }
@@ -308,16 +532,23 @@ pub(crate) fn to_embed(e: &render::Embed) -> CreateEmbed {
 fn classify(e: &serenity::Error) -> PostError {
     if let serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) = e {
         let status = response.status_code.as_u16();
+        let reason = || {
+            format!(
+                "Discord answered {status} {}: {} (code {})",
+                response.status_code.canonical_reason().unwrap_or(""),
+                response.error.message,
+                response.error.code
+            )
+        };
         return match status {
             429 => PostError::RateLimited,
-            403 | 404 => PostError::Refused(format!(
-                "Discord answered {status} {}: {}",
-                response.status_code.canonical_reason().unwrap_or(""),
-                response.error.message
-            )),
+            401 => PostError::Unauthorized,
+            403 | 404 => PostError::Refused(reason()),
+            400..=499 => PostError::Rejected(reason()),
             _ => PostError::Transient(format!("Discord answered {status}")),
         };
     }
+    // No answer (a timeout, a dropped connection): the request may have done its work.
     PostError::Transient(e.to_string())
 }
 
@@ -340,6 +571,17 @@ impl Pacer {
             last: None,
             channels: HashMap::new(),
         }
+    }
+
+    /// Waits only the interval between any two requests (a read of a channel's messages,
+    /// which the per-channel post limit does not cover).
+    async fn wait_any(&mut self) {
+        let mut at = Instant::now();
+        if let Some(last) = self.last {
+            at = at.max(last + self.min_interval);
+        }
+        tokio::time::sleep_until(at).await;
+        self.last = Some(at);
     }
 
     async fn wait(&mut self, channel: i64) {
@@ -378,6 +620,11 @@ pub async fn run(mut deliverer: Deliverer, mut shutdown: watch::Receiver<bool>) 
     while !*shutdown.borrow() {
         let idle = match deliverer.step().await {
             Ok(Step::Idle) => true,
+            Ok(Step::Unauthorized) => {
+                // A 401 does not go away: the token must be replaced, which takes a restart.
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                break;
+            }
             Ok(_) => false,
             Err(e) => {
                 tracing::error!(error = %e, "delivery step failed");
@@ -401,6 +648,7 @@ mod tests {
     fn nonces_fit_discords_limit() {
         assert_eq!(nonce(12, 0), "bb12.0");
         assert_ne!(nonce(12, 0), nonce(12, 1));
+        assert_eq!(nonce(1, 10), "bb1.10");
         assert!(nonce(i64::MAX, 999).len() <= 25);
     }
 

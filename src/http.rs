@@ -130,7 +130,9 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: endpoint.started.elapsed().as_secs(),
         database,
-        discord: if endpoint.telemetry.connected() {
+        discord: if endpoint.telemetry.unauthorized() {
+            "unauthorized"
+        } else if endpoint.telemetry.connected() {
             "connected"
         } else {
             "connecting"
@@ -214,6 +216,16 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
         "discord_rate_limited",
         "429 Too Many Requests answers to posts since the process started",
         t.rate_limited.clone(),
+    );
+    registry.register(
+        "discord_unauthorized",
+        "1 once Discord rejected the bot token (401): nothing is posted until it is replaced",
+        gauge(i64::from(t.unauthorized())),
+    );
+    registry.register(
+        "delivery_reconciliations",
+        "Looks for an in-doubt part among a channel's messages since the process started",
+        t.reconciliations.clone(),
     );
     registry.register(
         "interactions",

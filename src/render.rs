@@ -71,7 +71,7 @@ impl<'a> IssueView<'a> {
 
 /// One Discord embed, every field already escaped and within its limit. An empty `description`
 /// means none (Discord rejects an empty string there, so leave the field out).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Embed {
     pub title: Option<String>,
     pub url: Option<String>,
@@ -89,8 +89,9 @@ impl Embed {
     }
 }
 
-/// One Discord message. `content` is always `None` for now: everything goes in embeds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One Discord message. `content` is always `None` for now: everything goes in embeds. Stored
+/// as JSON when a delivery's parts are frozen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub content: Option<String>,
     pub embeds: Vec<Embed>,

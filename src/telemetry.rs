@@ -13,10 +13,14 @@ pub type Labels = Vec<(&'static str, String)>;
 #[derive(Debug, Default)]
 pub struct Telemetry {
     connected: AtomicBool,
+    /// Discord answered 401 to a post: the token was reset or revoked; nothing is posted.
+    unauthorized: AtomicBool,
     /// Messages posted to channels (each part of a delivery is one).
     pub messages_posted: Counter,
     /// 429 Too Many Requests answers from Discord to posts.
     pub rate_limited: Counter,
+    /// Looks for an in-doubt part among a channel's messages (each is one or more reads).
+    pub reconciliations: Counter,
     /// Interactions handled, by `type`: `command`, `autocomplete`, `component` (or `other`).
     pub interactions: Family<Labels, Counter>,
     /// Scrape passes, by `source` and `outcome`: `ok` or `error`.
@@ -32,6 +36,15 @@ impl Telemetry {
 
     pub(crate) fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Whether Discord rejected the bot's token (401) since the process started.
+    pub fn unauthorized(&self) -> bool {
+        self.unauthorized.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_unauthorized(&self) {
+        self.unauthorized.store(true, Ordering::Relaxed);
     }
 
     /// Counts an interaction of `kind` (`command`, `autocomplete`, `component`).

@@ -53,19 +53,40 @@ pub fn followup() -> CreateInteractionResponseFollowup {
     CreateInteractionResponseFollowup::new().allowed_mentions(CreateAllowedMentions::new())
 }
 
-/// serenity's HTTP client. With a proxy every REST call goes to it (serenity only honours a
-/// proxy with its ratelimiter off; the delivery worker paces posts and waits out 429s itself).
-/// Its default `allowed_mentions` allows nothing, for whatever sets none (see [`reply`]).
-pub fn http_client(token: &Secret, proxy: Option<&Url>) -> Http {
-    let builder =
-        HttpBuilder::new(token.expose()).default_allowed_mentions(CreateAllowedMentions::new());
-    match proxy {
+/// How long a Discord REST call may take, answer included: serenity sets no limit, so a proxy
+/// that accepts and never answers would hold the delivery worker for ever. A post that times
+/// out may still have been created: the worker treats it as in doubt (see [`crate::deliver`]).
+pub const REST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// serenity's HTTP client, with [`REST_TIMEOUT`]. With a proxy every REST call goes to it
+/// (serenity only honours a proxy with its ratelimiter off; the delivery worker paces posts and
+/// waits out 429s itself). Its default `allowed_mentions` allows nothing, for whatever sets none
+/// (see [`reply`]).
+pub fn http_client(token: &Secret, proxy: Option<&Url>) -> Result<Http, reqwest::Error> {
+    http_client_with_timeout(token, proxy, REST_TIMEOUT)
+}
+
+/// [`http_client`] with another timeout (tests of a Discord that never answers).
+pub fn http_client_with_timeout(
+    token: &Secret,
+    proxy: Option<&Url>,
+    timeout: Duration,
+) -> Result<Http, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
+        .build()?;
+    let builder = HttpBuilder::new(token.expose())
+        .client(client)
+        .default_allowed_mentions(CreateAllowedMentions::new());
+    Ok(match proxy {
         Some(url) => builder
             .proxy(url.as_str().trim_end_matches('/'))
             .ratelimiter_disabled(true)
             .build(),
         None => builder.build(),
-    }
+    })
 }
 
 struct Handler {

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{FromRow, SqliteConnection};
 
-use super::{Result, Store, now};
+use super::{Result, Store, StoreError, now};
+use crate::render::Message;
 
 /// How far back a new issue may have been published and still be posted: catch-up after
 /// downtime posts the last three days, not a week-old backlog.
@@ -39,7 +40,56 @@ pub struct DueDelivery {
     pub kind: String,
     pub keywords: Option<String>,
     pub attempts: i64,
+    /// 403/404 answers in a row.
+    pub refusals: i64,
     pub parts_sent: i64,
+    /// When the issue was published (or first seen): for the catch-up window.
+    pub issue_at: DateTime<Utc>,
+}
+
+/// How a failed attempt counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 429: not the channel's fault, no attempt.
+    RateLimited,
+    /// 403/404: toward pausing the channel.
+    Refused,
+    /// Anything else: a 5xx, a timeout.
+    Other,
+}
+
+/// One frozen message of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub part: i64,
+    pub message: Message,
+    /// When it was last sent to Discord without a definite answer; with no `message_id`, the
+    /// part is in doubt.
+    pub attempted_at: Option<DateTime<Utc>>,
+    /// Discord's message id once posted or found (0: posted, id unknown).
+    pub message_id: Option<i64>,
+}
+
+/// A delivery's messages, fixed at its first attempt, and the stories they carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frozen {
+    pub parts: Vec<Part>,
+    pub stories: Vec<i64>,
+}
+
+impl Frozen {
+    /// Whether any part reached the channel.
+    pub fn started(&self) -> bool {
+        self.parts.iter().any(|p| p.message_id.is_some())
+    }
+}
+
+#[derive(FromRow)]
+struct PartRow {
+    part: i64,
+    body: String,
+    attempted_at: Option<DateTime<Utc>>,
+    message_id: Option<i64>,
 }
 
 /// What became of a subscribe request.
@@ -153,7 +203,8 @@ impl Store {
     pub async fn due_delivery(&self, at: DateTime<Utc>) -> Result<Option<DueDelivery>> {
         Ok(sqlx::query_as(
             "SELECT d.id, d.subscription_id, d.channel_id, d.issue_id, d.kind, d.keywords,
-                    d.attempts, d.parts_sent
+                    d.attempts, d.refusals, d.parts_sent,
+                    COALESCE(i.published_at, i.first_seen_at) AS issue_at
              FROM deliveries d
              JOIN issues i ON i.id = d.issue_id
              LEFT JOIN subscriptions s ON s.id = d.subscription_id
@@ -207,64 +258,275 @@ impl Store {
         )
     }
 
-    /// Records that part `parts_sent - 1` of a delivery is posted.
-    pub async fn record_parts_sent(&self, delivery_id: i64, parts_sent: i64) -> Result<()> {
-        sqlx::query("UPDATE deliveries SET parts_sent = $2 WHERE id = $1")
-            .bind(delivery_id)
-            .bind(parts_sent)
-            .execute(&self.pool)
+    /// The delivery's frozen messages, if it was attempted before.
+    pub async fn frozen(&self, delivery_id: i64) -> Result<Option<Frozen>> {
+        let stories: Option<Option<String>> =
+            sqlx::query_scalar("SELECT stories FROM deliveries WHERE id = $1")
+                .bind(delivery_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(Some(stories)) = stories else {
+            return Ok(None);
+        };
+        let rows: Vec<PartRow> = sqlx::query_as(
+            "SELECT part, body, attempted_at, message_id FROM delivery_parts
+             WHERE delivery_id = $1 ORDER BY part",
+        )
+        .bind(delivery_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let corrupt = |e: serde_json::Error| {
+            StoreError::Corrupt(format!("frozen delivery {delivery_id}: {e}"))
+        };
+        let parts = rows
+            .into_iter()
+            .map(|r| {
+                Ok(Part {
+                    part: r.part,
+                    message: serde_json::from_str(&r.body).map_err(corrupt)?,
+                    attempted_at: r.attempted_at,
+                    message_id: r.message_id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Frozen {
+            parts,
+            stories: serde_json::from_str(&stories).map_err(corrupt)?,
+        }))
+    }
+
+    /// Fixes a pending delivery's messages and the stories they carry, at its first attempt.
+    /// Parts below `parts_sent` (posted by a version that did not freeze) count as posted.
+    /// `None` when the delivery is no longer pending or was frozen meanwhile.
+    pub async fn freeze(
+        &self,
+        d: &DueDelivery,
+        messages: &[Message],
+        stories: &[i64],
+    ) -> Result<Option<Frozen>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let frozen = sqlx::query(
+            "UPDATE deliveries SET stories = $2
+             WHERE id = $1 AND status = 'pending' AND stories IS NULL",
+        )
+        .bind(d.id)
+        .bind(serde_json::to_string(stories).unwrap_or_else(|_| "[]".to_owned()))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if frozen == 0 {
+            return Ok(None);
+        }
+        let mut parts = Vec::with_capacity(messages.len());
+        for (i, message) in messages.iter().enumerate() {
+            let part = i as i64;
+            let message_id = (part < d.parts_sent).then_some(0);
+            let body = serde_json::to_string(message)
+                .map_err(|e| StoreError::Corrupt(format!("a message of delivery {}: {e}", d.id)))?;
+            sqlx::query(
+                "INSERT INTO delivery_parts (delivery_id, part, body, message_id)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(d.id)
+            .bind(part)
+            .bind(body)
+            .bind(message_id)
+            .execute(&mut *tx)
             .await?;
+            parts.push(Part {
+                part,
+                message: message.clone(),
+                attempted_at: None,
+                message_id,
+            });
+        }
+        tx.commit().await?;
+        Ok(Some(Frozen {
+            parts,
+            stories: stories.to_vec(),
+        }))
+    }
+
+    /// Marks a part as being sent, before its POST: from now on, until it is recorded, it is in
+    /// doubt. `false` when the delivery is no longer pending (unsubscribed or cancelled
+    /// meanwhile): then nothing more of it may go out. A part already in doubt keeps the time
+    /// of its first attempt, so a later look covers every try.
+    pub async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        part: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE delivery_parts SET attempted_at = COALESCE(attempted_at, $3)
+             WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL
+               AND EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND status = 'pending')",
+        )
+        .bind(delivery_id)
+        .bind(part)
+        .bind(at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Discord answered a part's POST with a definite refusal (4xx): it did not create the
+    /// message, so the part is no longer in doubt.
+    pub async fn clear_attempt(&self, delivery_id: i64, part: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE delivery_parts SET attempted_at = NULL
+             WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL",
+        )
+        .bind(delivery_id)
+        .bind(part)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Finishes a delivery as `sent` (remembering the stories the channel now has) or
-    /// `skipped` (nothing left to post for it).
+    /// Records a part as posted (or found posted) as message `message_id`.
+    pub async fn record_part_sent(
+        &self,
+        delivery_id: i64,
+        part: i64,
+        message_id: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE delivery_parts SET message_id = $3 WHERE delivery_id = $1 AND part = $2",
+        )
+        .bind(delivery_id)
+        .bind(part)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE deliveries SET parts_sent =
+                 (SELECT COUNT(*) FROM delivery_parts WHERE delivery_id = $1 AND message_id IS NOT NULL)
+             WHERE id = $1",
+        )
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether a Discord message is already recorded as a part of some delivery (so a look
+    /// for an in-doubt part never takes another delivery's message for its own).
+    pub async fn message_recorded(&self, message_id: i64) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM delivery_parts WHERE message_id = $1)",
+            )
+            .bind(message_id)
+            .fetch_one(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Notes whether a channel denies the bot its message history.
+    pub async fn set_history_denied(&self, channel_id: i64, denied: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO channel_state (channel_id, history_denied_at) VALUES ($1, $2)
+             ON CONFLICT (channel_id) DO UPDATE SET history_denied_at = excluded.history_denied_at",
+        )
+        .bind(channel_id)
+        .bind(denied.then(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Channels of a server whose message history the bot may not read, with since when.
+    pub async fn history_denied(&self, guild_id: i64) -> Result<Vec<(i64, DateTime<Utc>)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT c.channel_id, c.history_denied_at FROM channel_state c
+             JOIN subscriptions s ON s.channel_id = c.channel_id
+             WHERE s.guild_id = $1 AND c.history_denied_at IS NOT NULL
+             ORDER BY c.channel_id",
+        )
+        .bind(guild_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Finishes a pending delivery as `sent` (remembering the stories the channel now has) or
+    /// `skipped` (nothing left to post for it, with `reason` when it is worth saying); `false`
+    /// when it was no longer pending (cancelled meanwhile: then it stays cancelled).
     pub async fn finish_delivery(
         &self,
         d: &DueDelivery,
         status: &str,
         stories: &[i64],
-    ) -> Result<()> {
+        reason: Option<&str>,
+    ) -> Result<bool> {
         let at = now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = $2, finished_at = $3, last_error = NULL WHERE id = $1",
+        let finished = sqlx::query(
+            "UPDATE deliveries SET status = $2, finished_at = $3, last_error = $4
+             WHERE id = $1 AND status = 'pending'",
         )
         .bind(d.id)
         .bind(status)
         .bind(at)
+        .bind(reason)
         .execute(&mut *tx)
-        .await?;
-        for story in stories {
-            remember_story(&mut tx, d.channel_id, *story, at).await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if finished {
+            for story in stories {
+                remember_story(&mut tx, d.channel_id, *story, at).await?;
+            }
         }
         tx.commit().await?;
+        Ok(finished)
+    }
+
+    /// Gives up on a delivery Discord rejects for good (a 400: the message itself is wrong),
+    /// with the reason; its channel stays active.
+    pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
+                    attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(d.id)
+        .bind(now())
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Puts a delivery off until `not_before`; `counts` says whether this try counts toward the
-    /// attempts (a rate limit does not).
+    /// Puts a delivery off until `not_before`. A rate limit counts as no attempt; a refusal
+    /// (403/404) counts toward pausing the channel, any other failure only toward the backoff.
     pub async fn retry_delivery(
         &self,
         id: i64,
         not_before: DateTime<Utc>,
         error: &str,
-        counts: bool,
-    ) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        failure: Failure,
+    ) -> Result<()> {
+        sqlx::query(
             "UPDATE deliveries SET not_before = $2, last_error = $3,
-                    attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END
-             WHERE id = $1 RETURNING attempts",
+                    attempts = attempts + CASE WHEN $4 THEN 0 ELSE 1 END,
+                    refusals = refusals + CASE WHEN $5 THEN 1 ELSE 0 END
+             WHERE id = $1",
         )
         .bind(id)
         .bind(not_before)
         .bind(error)
-        .bind(counts)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(failure == Failure::RateLimited)
+        .bind(failure == Failure::Refused)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
-    /// Gives up on a delivery Discord refuses, and pauses its subscription with the reason.
+    /// Gives up on a delivery Discord refuses, and pauses every subscription of its channel
+    /// with the reason (the channel refuses the bot, whichever subscription asked).
     pub async fn fail_and_pause(&self, d: &DueDelivery, reason: &str) -> Result<()> {
         let at = now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -277,14 +539,15 @@ impl Store {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
-        if let Some(sub) = d.subscription_id {
-            sqlx::query("UPDATE subscriptions SET paused_at = $2, pause_reason = $3 WHERE id = $1")
-                .bind(sub)
-                .bind(at)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(
+            "UPDATE subscriptions SET paused_at = $2, pause_reason = $3
+             WHERE channel_id = $1 AND paused_at IS NULL",
+        )
+        .bind(d.channel_id)
+        .bind(at)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

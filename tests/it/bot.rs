@@ -58,7 +58,8 @@ impl Running {
         let http = bot::http_client(
             &Secret::new("fake-token".into()),
             Some(&url::Url::parse(&discord.base).unwrap()),
-        );
+        )
+        .unwrap();
         let telemetry = Arc::new(Telemetry::default());
         let bot = Bot {
             store: store.clone(),

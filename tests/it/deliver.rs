@@ -344,59 +344,79 @@ async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_
 }
 
 #[tokio::test]
-async fn a_lost_answer_is_retried_with_the_same_nonce_and_posts_once() {
+async fn a_lost_answer_is_found_in_the_channel_and_not_posted_again_after_the_nonce_is_forgotten() {
     let w = World::new(&[214043]).await;
     let (store, discord) = (&w.store, &w.discord);
-    // Discord stores the message but the answer is lost (a 502 on the way back).
+    // Discord creates the message, the answer is lost (a 502 on the way back), and by the
+    // retry Discord has forgotten the nonce.
     discord.lose_answers(100, 1);
+    discord.forget_nonces_after(Duration::ZERO);
     w.subscribe(100).await;
     w.scrape().await;
 
     let steps = drain(&mut deliverer(store, discord)).await;
 
+    assert!(matches!(steps[0], Step::Retry { .. }), "{steps:?}");
     assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
-    assert_eq!(
-        discord.requests(100),
-        2,
-        "posted again after the lost answer"
-    );
-    assert_eq!(
-        discord.messages(100).len(),
-        1,
-        "the nonce made the retry a no-op"
-    );
+    assert_eq!(discord.requests(100), 1, "not posted again");
+    assert_eq!(discord.reads(100), 1, "one look at the channel");
+    assert_eq!(discord.messages(100).len(), 1);
 }
 
 #[tokio::test]
-async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_delivery() {
+async fn a_post_that_times_out_is_in_doubt_and_found_instead_of_posted_twice() {
+    let w = World::new(&[214043]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    // Discord creates the message and never answers; the client gives up.
+    discord.stall_answers(100, 1);
+    discord.forget_nonces_after(Duration::ZERO);
+    w.subscribe(100).await;
+    w.scrape().await;
+    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
+    let mut worker = Deliverer::new(
+        store.clone(),
+        discord.http_with_timeout(Duration::from_millis(500)),
+        names,
+        fast(),
+    );
+
+    let started = std::time::Instant::now();
+    let first = worker.step().await.unwrap();
+    assert!(matches!(first, Step::Retry { .. }), "{first:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the timeout ended the wait"
+    );
+    let steps = drain(&mut worker).await;
+
+    assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
+    assert_eq!(discord.requests(100), 1);
+    assert_eq!(discord.messages(100).len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_the_post_and_its_record_posts_nothing_twice_after_a_restart() {
     let w = World::new(&[214100, 214043]).await;
     let (db, discord) = (&w.db, &w.discord);
+    discord.forget_nonces_after(Duration::ZERO);
     {
         let store = &w.store;
         w.subscribe(100).await;
         w.scrape().await;
         // The first delivery is posted; the process dies before it records anything: the
-        // message exists at Discord, the outbox still says pending.
+        // message exists at Discord, the outbox still has the part attempted but not recorded.
         let d = store
             .due_delivery(briefbot::store::now())
             .await
             .unwrap()
             .unwrap();
         let mut worker = deliverer(store, discord);
-        worker.step().await.unwrap();
-        sqlx::query("UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1")
-            .bind(d.id)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        sqlx::query("DELETE FROM channel_stories")
-            .execute(store.pool())
-            .await
-            .unwrap();
+        assert!(matches!(worker.step().await.unwrap(), Step::Sent { .. }));
+        crate::support::forget_posting(store, d.id).await;
     }
     assert_eq!(discord.messages(100).len(), 1);
 
-    // A new process on the same database.
+    // A new process on the same database, hours later as far as Discord's nonces go.
     let store = db.store().await;
     drain(&mut deliverer(&store, discord)).await;
     assert_eq!(
@@ -404,10 +424,88 @@ async fn a_restarted_worker_posts_nothing_twice_and_finishes_an_interrupted_deli
         2,
         "the interrupted one once, the other once"
     );
+    assert_eq!(discord.requests(100), 2);
 
     let store = db.store().await;
     assert_eq!(deliverer(&store, discord).step().await.unwrap(), Step::Idle);
     assert_eq!(discord.messages(100).len(), 2);
+}
+
+#[tokio::test]
+async fn without_read_message_history_an_in_doubt_part_relies_on_the_nonce_and_status_says_so() {
+    let w = World::new(&[214043]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    discord.lose_answers(100, 1);
+    discord.deny_history(100);
+    w.subscribe(100).await;
+    w.scrape().await;
+
+    let steps = drain(&mut deliverer(store, discord)).await;
+
+    assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
+    assert_eq!(discord.requests(100), 2, "posted again with the same nonce");
+    assert_eq!(
+        discord.messages(100).len(),
+        1,
+        "inside Discord's window the nonce holds"
+    );
+    let denied = store.history_denied(GUILD).await.unwrap();
+    assert_eq!(denied.iter().map(|(c, _)| *c).collect::<Vec<_>>(), [100]);
+}
+
+#[tokio::test]
+async fn the_fake_forgets_nonces_as_discord_does() {
+    // The unkind part the tests above depend on: past the window, a repeated nonce is a
+    // second message.
+    let discord = FakeDiscord::start().await;
+    discord.forget_nonces_after(Duration::from_millis(200));
+    let http = discord.http();
+    let send = |nonce: &'static str| {
+        let http = http.clone();
+        async move {
+            serenity::model::id::ChannelId::new(5)
+                .send_message(
+                    &*http,
+                    serenity::builder::CreateMessage::new()
+                        .content("x")
+                        .allowed_mentions(serenity::builder::CreateAllowedMentions::new())
+                        .nonce(serenity::model::channel::Nonce::String(nonce.into()))
+                        .enforce_nonce(true),
+                )
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let first = send("n1").await;
+    assert_eq!(
+        send("n1").await,
+        first,
+        "inside the window: the same message"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_ne!(send("n1").await, first, "after it: a second message");
+    assert_eq!(discord.messages(5).len(), 2);
+    // Listing: newest first, no nonces, `after` pages forward.
+    let listed = serenity::model::id::ChannelId::new(5)
+        .messages(&*http, serenity::builder::GetMessages::new().limit(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].id > listed[1].id);
+    assert!(listed.iter().all(|m| m.nonce.is_none()));
+    let after = serenity::model::id::ChannelId::new(5)
+        .messages(
+            &*http,
+            serenity::builder::GetMessages::new().after(first).limit(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    // Snowflakes carry their creation time.
+    let created = (first.get() >> 22) + 1_420_070_400_000;
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    assert!(now.abs_diff(created) < 60_000);
 }
 
 #[tokio::test]

@@ -1,8 +1,18 @@
-//! A fake Discord on 127.0.0.1 for the real serenity client: the REST API in proxy mode (it
-//! stores posted messages per channel, honours `enforce_nonce` — a repeated nonce returns the
-//! message already created —, can answer a channel with errors, registers commands and takes
-//! interaction responses, failing the test when a message or reply could ping) and a gateway websocket (HELLO, IDENTIFY, READY, heartbeats, and
-//! INTERACTION_CREATE events pushed by the test).
+//! A fake Discord on 127.0.0.1 for the real serenity client: the REST API in proxy mode and a
+//! gateway websocket (HELLO, IDENTIFY, READY, heartbeats, and INTERACTION_CREATE events pushed
+//! by the test).
+//!
+//! It copies Discord's documented behaviour, the unkind parts included:
+//! - message ids are snowflakes that carry their creation time;
+//! - `enforce_nonce` returns the message already created for a nonce only while Discord
+//!   remembers it: for a few minutes (the window is undocumented; settable here, seconds in
+//!   tests), after which the same nonce creates a second message;
+//! - `GET /channels/{id}/messages` lists a channel's messages newest first (`limit`, `before`,
+//!   `after`) without their nonces, and needs Read Message History (deniable per channel);
+//! - a post can be created and its answer lost (a 502) or never sent at all (a stall);
+//! - channels can answer with scripted or permanent errors; the rate limits can be enforced;
+//! - every message and interaction reply is checked for `allowed_mentions`: one that could ping
+//!   fails the test when the fake is dropped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,6 +36,8 @@ pub struct Posted {
     pub id: u64,
     pub channel_id: u64,
     pub body: Value,
+    /// When it was created, for the nonce window.
+    pub created: std::time::Instant,
 }
 
 impl Posted {
@@ -38,9 +50,22 @@ impl Posted {
     }
 }
 
+/// How long Discord remembers a nonce unless a test says otherwise ("the past few minutes").
+pub const NONCE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
 #[derive(Default)]
 struct DiscordState {
-    next_id: u64,
+    /// The last snowflake handed out.
+    last_id: u64,
+    /// How long a nonce is remembered.
+    nonce_window: std::time::Duration,
+    /// Channels whose message history the bot may not read (403 on GET messages).
+    history_denied: std::collections::HashSet<u64>,
+    /// Posts to a channel whose message is created but never answered.
+    stalled: HashMap<u64, usize>,
+    /// Reads of channel messages, per channel.
+    reads: HashMap<u64, usize>,
     messages: Vec<Posted>,
     /// Statuses to answer a channel's next posts with, in order.
     scripted: HashMap<u64, VecDeque<u16>>,
@@ -78,6 +103,16 @@ struct DiscordState {
 }
 
 impl DiscordState {
+    /// A new snowflake: creation time in its top bits, increasing.
+    fn snowflake(&mut self) -> u64 {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        self.last_id = ((ms - DISCORD_EPOCH_MS) << 22).max(self.last_id + 1);
+        self.last_id
+    }
+
     /// Checks that a message or interaction reply allows no mention. Discord pings whatever
     /// the content of a message without `allowed_mentions` names (`@everyone`, `<@id>`,
     /// `<@&role>`), so one without it is recorded as a fault and fails the test when the fake is
@@ -127,7 +162,7 @@ impl Drop for FakeDiscord {
 impl FakeDiscord {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(DiscordState {
-            next_id: 1_000_000,
+            nonce_window: NONCE_WINDOW,
             ..DiscordState::default()
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -140,7 +175,8 @@ impl FakeDiscord {
                 axum::Json(json!({ "url": format!("ws://{ws_addr}"), "shards": 1,
                     "session_start_limit": { "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1 } }))
             }))
-            .route("/api/v10/channels/{channel}/messages", post(create_message))
+            .route("/api/v10/channels/{channel}/messages", post(create_message).get(list_messages))
+            .route("/api/v10/users/@me", get(|| async { axum::Json(user_value(BOT_USER)) }))
             .route("/api/v10/applications/{app}/commands", put(set_global_commands))
             .route("/api/v10/applications/{app}/guilds/{guild}/commands", put(set_guild_commands))
             .route("/api/v10/interactions/{id}/{token}/callback", post(interaction_callback))
@@ -254,14 +290,49 @@ impl FakeDiscord {
         self.state.lock().unwrap().gateway_down = false;
     }
 
-    /// serenity's HTTP client, sending every call to this fake.
+    /// The bot's HTTP client as `briefbot run` builds it, sending every call to this fake.
     pub fn http(&self) -> Arc<serenity::http::Http> {
-        Arc::new(
-            serenity::http::HttpBuilder::new("Bot fake-token")
-                .proxy(self.base.clone())
-                .ratelimiter_disabled(true)
-                .build(),
-        )
+        self.http_with_timeout(briefbot::bot::REST_TIMEOUT)
+    }
+
+    /// [`Self::http`] with another REST timeout.
+    pub fn http_with_timeout(&self, timeout: std::time::Duration) -> Arc<serenity::http::Http> {
+        let base = url::Url::parse(&self.base).unwrap();
+        let token = briefbot::config::Secret::new("fake-token".into());
+        Arc::new(briefbot::bot::http_client_with_timeout(&token, Some(&base), timeout).unwrap())
+    }
+
+    /// Discord forgets a nonce this long after the message it created (default [`NONCE_WINDOW`]).
+    pub fn forget_nonces_after(&self, window: std::time::Duration) {
+        self.state.lock().unwrap().nonce_window = window;
+    }
+
+    /// The bot may not read the channel's message history (no Read Message History).
+    pub fn deny_history(&self, channel: u64) {
+        self.state.lock().unwrap().history_denied.insert(channel);
+    }
+
+    /// The channel's next `n` posts are created, but never answered (the connection stays open
+    /// until the client gives up).
+    pub fn stall_answers(&self, channel: u64, n: usize) {
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .stalled
+            .entry(channel)
+            .or_default() += n;
+    }
+
+    /// Reads of the channel's messages (`GET /channels/{id}/messages`).
+    pub fn reads(&self, channel: u64) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .reads
+            .get(&channel)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The channel's next posts get these statuses (then it works again).
@@ -336,7 +407,15 @@ fn error(status: u16) -> Response {
         // Discord's 429 body has no `code`.
         json!({ "message": "You are being rate limited.", "retry_after": 0.05, "global": false })
     } else {
-        json!({ "message": code.canonical_reason().unwrap_or("error"), "code": if status == 403 { 50001 } else { 10003 } })
+        // Discord's JSON error codes: Missing Access, Unknown Channel, Cannot send an empty
+        // message; a 401 carries code 0.
+        let code_of = match status {
+            403 => 50001,
+            404 => 10003,
+            400 => 50006,
+            _ => 0,
+        };
+        json!({ "message": code.canonical_reason().unwrap_or("error"), "code": code_of })
     };
     (code, axum::Json(body)).into_response()
 }
@@ -346,14 +425,26 @@ async fn create_message(
     Path(channel): Path<u64>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
+    match create_message_now(&state, channel, &body) {
+        Some(answer) => answer,
+        None => {
+            // Created, and never answered: the client times out.
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            error(504)
+        }
+    }
+}
+
+/// Creates the message (or not) and the answer; `None` when the answer is never to be sent.
+fn create_message_now(state: &Mutex<DiscordState>, channel: u64, body: &Value) -> Option<Response> {
     let mut s = state.lock().unwrap();
     *s.requests.entry(channel).or_default() += 1;
-    s.guard("channel message", &body);
+    s.guard("channel message", body);
     if let Some(status) = s.broken.get(&channel).copied() {
-        return error(status);
+        return Some(error(status));
     }
     if let Some(status) = s.scripted.get_mut(&channel).and_then(VecDeque::pop_front) {
-        return error(status);
+        return Some(error(status));
     }
     if s.enforce_limits {
         let now = std::time::Instant::now();
@@ -377,7 +468,7 @@ async fn create_message(
         let over_channel = per_channel.len() >= 5;
         if over_global || over_channel {
             *s.rate_limited.entry(channel).or_default() += 1;
-            return error(429);
+            return Some(error(429));
         }
         s.recent.push_back(now);
         s.recent_by_channel
@@ -385,21 +476,24 @@ async fn create_message(
             .or_default()
             .push_back(now);
     }
+    // A repeated nonce returns the message it created, while Discord still remembers it.
     let nonce = body["nonce"].as_str().map(str::to_owned);
+    let window = s.nonce_window;
     let existing = s.messages.iter().find(|m| {
         m.channel_id == channel
             && body["enforce_nonce"] == json!(true)
             && nonce.is_some()
             && m.nonce() == nonce.as_deref()
+            && m.created.elapsed() < window
     });
     let posted = match existing {
         Some(m) => m.clone(),
         None => {
-            s.next_id += 1;
             let m = Posted {
-                id: s.next_id,
+                id: s.snowflake(),
                 channel_id: channel,
                 body: body.clone(),
+                created: std::time::Instant::now(),
             };
             s.messages.push(m.clone());
             m
@@ -407,11 +501,78 @@ async fn create_message(
     };
     if let Some(n) = s.lost_answers.get_mut(&channel).filter(|n| **n > 0) {
         *n -= 1;
-        return error(502);
+        return Some(error(502));
+    }
+    if let Some(n) = s.stalled.get_mut(&channel).filter(|n| **n > 0) {
+        *n -= 1;
+        return None;
     }
     let mut message = message_value(posted.id, channel, &posted.body);
     message["nonce"] = posted.body["nonce"].clone();
-    axum::Json(message).into_response()
+    Some(axum::Json(message).into_response())
+}
+
+/// The query of `GET /channels/{id}/messages`.
+#[derive(Default)]
+struct ListQuery {
+    limit: Option<usize>,
+    before: Option<u64>,
+    after: Option<u64>,
+}
+
+impl ListQuery {
+    fn parse(query: Option<&str>) -> Self {
+        let mut q = Self::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "limit" => q.limit = value.parse().ok(),
+                "before" => q.before = value.parse().ok(),
+                "after" => q.after = value.parse().ok(),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+/// `GET /channels/{id}/messages`: newest first, without nonces; with `after`, the oldest
+/// `limit` messages after it (still newest first), as Discord pages.
+async fn list_messages(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    Path(channel): Path<u64>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let q = ListQuery::parse(query.as_deref());
+    let mut s = state.lock().unwrap();
+    *s.reads.entry(channel).or_default() += 1;
+    if s.history_denied.contains(&channel) {
+        let body = json!({ "message": "Missing Access", "code": 50001 });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        let body = json!({ "message": "Invalid Form Body", "code": 50035 });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    let mut found: Vec<&Posted> = s
+        .messages
+        .iter()
+        .filter(|m| m.channel_id == channel)
+        .filter(|m| q.after.is_none_or(|a| m.id > a) && q.before.is_none_or(|b| m.id < b))
+        .collect();
+    found.sort_by_key(|m| m.id);
+    let page: Vec<&Posted> = if q.after.is_some() && q.before.is_none() {
+        found.into_iter().take(limit).collect()
+    } else {
+        let skip = found.len().saturating_sub(limit);
+        found.into_iter().skip(skip).collect()
+    };
+    let listed: Vec<Value> = page
+        .iter()
+        .rev()
+        .map(|m| message_value(m.id, channel, &m.body))
+        .collect();
+    axum::Json(Value::Array(listed)).into_response()
 }
 
 async fn set_global_commands(
@@ -516,7 +677,9 @@ fn message_value(id: u64, channel: u64, body: &Value) -> Value {
         "channel_id": channel.to_string(),
         "author": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
         "content": body["content"].as_str().unwrap_or(""),
-        "timestamp": "2026-11-28T00:00:00.000000+00:00",
+        "timestamp": chrono::DateTime::from_timestamp_millis(((id >> 22) + DISCORD_EPOCH_MS) as i64)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
         "edited_timestamp": null,
         "tts": false,
         "mention_everyone": false,
