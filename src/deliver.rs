@@ -166,8 +166,8 @@ impl Deliverer {
                 Err(step) => return Ok(step),
             },
         };
-        // The catch-up window holds until the first part is out; then the rest follows, so a
-        // split issue is never left half posted.
+        // The catch-up window holds until a part may have reached the channel (posted, or in
+        // doubt); then the rest follows, so a split issue is never left half posted.
         if d.kind == "new" && !frozen.started() && d.issue_at < now - CATCH_UP {
             self.store
                 .finish_delivery(&d, "skipped", &[], Some(EXPIRED))

@@ -398,13 +398,17 @@ pub async fn run(
 
 async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
     let states = bot.store.source_states().await?;
-    let paused: Vec<_> = bot
+    let mut paused: Vec<_> = bot
         .store
         .paused_subscriptions()
         .await?
         .into_iter()
         .filter(|s| s.guild_id == guild)
         .collect();
+    // A channel is paused as a whole: once per channel.
+    paused.sort_by_key(|s| s.channel_id);
+    paused.dedup_by_key(|s| s.channel_id);
+    let history_denied = bot.store.history_denied(guild).await?;
     let pending = bot.store.pending_deliveries().await?;
     let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or("never".to_owned(), |t| format!("<t:{}:R>", t.timestamp()))
@@ -445,6 +449,13 @@ async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
                 p.pause_reason.as_deref().unwrap_or("refused by Discord"),
                 200
             )
+        );
+    }
+    for (channel, since) in &history_denied {
+        let _ = writeln!(
+            text,
+            "⚠ <#{channel}> denies Read Message History (since {}): after a lost answer from Discord, briefbot cannot check whether a post went out and relies on Discord's short-lived nonce; grant the permission to rule out doubles",
+            ts(Some(*since))
         );
     }
     Ok(Reply::private(truncate(&text, 1900)))

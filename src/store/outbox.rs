@@ -78,9 +78,11 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    /// Whether any part reached the channel.
+    /// Whether any part may have reached the channel: posted, or in doubt.
     pub fn started(&self) -> bool {
-        self.parts.iter().any(|p| p.message_id.is_some())
+        self.parts
+            .iter()
+            .any(|p| p.message_id.is_some() || p.attempted_at.is_some())
     }
 }
 
@@ -139,29 +141,56 @@ impl Store {
         })
     }
 
-    /// Removes a channel's subscription; returns whether there was one. Deliveries it still
-    /// owed are cancelled.
+    /// Removes a channel's subscription; returns whether there was one. A pending delivery it
+    /// owed goes on for another subscription of the channel that also wants the issue (a
+    /// channel subscribed to every source and to this one), and is cancelled otherwise.
     pub async fn unsubscribe(&self, channel_id: i64, source_key: &str) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "DELETE FROM subscriptions WHERE channel_id = $1 AND source_key = $2 RETURNING id",
+            "SELECT id FROM subscriptions WHERE channel_id = $1 AND source_key = $2",
         )
         .bind(channel_id)
         .bind(source_key)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(id) = id {
-            sqlx::query(
-                "UPDATE deliveries SET status = 'cancelled', finished_at = $2
-                 WHERE subscription_id = $1 AND status = 'pending'",
-            )
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        // Before the delete: its foreign key would set the deliveries' subscription to NULL.
+        sqlx::query(
+            "WITH other AS (
+                 SELECT d.id AS delivery, (
+                     SELECT s.id FROM subscriptions s
+                     WHERE s.channel_id = d.channel_id AND s.id <> $1
+                       AND (s.source_key = i.source_id OR s.source_key = '*')
+                     ORDER BY (s.keywords IS NOT NULL), s.id LIMIT 1) AS subscription
+                 FROM deliveries d JOIN issues i ON i.id = d.issue_id
+                 WHERE d.subscription_id = $1 AND d.status = 'pending')
+             UPDATE deliveries SET
+                 subscription_id = (SELECT subscription FROM other WHERE delivery = deliveries.id),
+                 keywords = CASE WHEN stories IS NULL
+                     THEN (SELECT s.keywords FROM subscriptions s
+                           WHERE s.id = (SELECT subscription FROM other WHERE delivery = deliveries.id))
+                     ELSE keywords END
+             WHERE id IN (SELECT delivery FROM other WHERE subscription IS NOT NULL)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', finished_at = $2
+             WHERE subscription_id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM subscriptions WHERE id = $1")
             .bind(id)
-            .bind(now())
             .execute(&mut *tx)
             .await?;
-        }
         tx.commit().await?;
-        Ok(id.is_some())
+        Ok(true)
     }
 
     /// A server's subscriptions, by channel.

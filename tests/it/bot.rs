@@ -437,6 +437,10 @@ async fn status_shows_sources_queue_and_paused_channels() {
         .execute(bot.store.pool())
         .await
         .unwrap();
+    bot.store
+        .set_history_denied(CHANNEL as i64, true)
+        .await
+        .unwrap();
 
     let (kind, reply) = bot.ask("status", json!([]), ADMIN, MANAGE_GUILD).await;
 
@@ -450,6 +454,10 @@ async fn status_shows_sources_queue_and_paused_channels() {
     assert!(text.contains("Delivery queue"), "{text}");
     assert!(
         text.contains(&format!("<#{CHANNEL}> paused: Discord answered 403")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("<#{CHANNEL}> denies Read Message History")),
         "{text}"
     );
     let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;

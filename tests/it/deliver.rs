@@ -558,3 +558,240 @@ async fn paced_posts_stay_under_discords_limits_without_429s() {
         "paced at under 50 a second"
     );
 }
+
+/// A hand-built issue of `items` distinct briefs from the search corpus (starting at `from`),
+/// published an hour ago: more than nine items split it over two messages.
+fn issue_of(idxno: u32, from: usize, items: usize) -> briefbot::domain::Issue {
+    let corpus: serde_json::Value =
+        serde_json::from_str(&crate::support::fixture("search/corpus.json")).unwrap();
+    let briefs: Vec<briefbot::domain::Brief> = corpus["briefs"].as_array().unwrap()
+        [from..from + items]
+        .iter()
+        .map(|b| briefbot::domain::Brief {
+            headline: b["headline"].as_str().unwrap().to_owned(),
+            summary: b["summary"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    briefbot::domain::Issue {
+        url: briefbot::domain::CanonicalUrl::parse(&format!(
+            "https://www.aitimes.com/news/articleView.html?idxno={idxno}"
+        ))
+        .unwrap(),
+        title: format!("[테스트] 이슈 {idxno}"),
+        published_at: Some(briefbot::store::now() - chrono::Duration::hours(1)),
+        lead: format!("이슈 {idxno}의 리드입니다."),
+        text: briefs
+            .iter()
+            .map(|b| format!("{} {}", b.headline, b.summary))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        briefs,
+    }
+}
+
+/// The item headlines of a channel's posts, in order.
+fn headlines(discord: &FakeDiscord, channel: u64) -> Vec<String> {
+    discord
+        .messages(channel)
+        .iter()
+        .flat_map(|m| m.embeds())
+        .filter_map(|e| e["title"].as_str().map(str::to_owned))
+        .filter(|t| t.starts_with("■ "))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_channel_meanwhile() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    // 14 items: the lead and 9 items, then 5 items.
+    let split = issue_of(1, 0, 14);
+    crate::support::record(store, "aitimes-briefing", &split).await;
+    let mut worker = deliverer(store, discord);
+    // The second part is rate limited: the first part is out, the second waits a second.
+    discord.script(100, &[200, 429]);
+    let first = worker.step().await.unwrap();
+    assert!(matches!(first, Step::Retry { .. }), "{first:?}");
+    assert_eq!(discord.messages(100).len(), 1);
+    let frozen_rest: Vec<String> = split.briefs[9..]
+        .iter()
+        .map(|b| format!("■ {}", b.headline))
+        .collect();
+
+    // Meanwhile another issue reaches the channel, carrying one of the items of the second
+    // part: a recomputed split would now leave it out and shift the rest.
+    let mut other = issue_of(2, 40, 3);
+    other.briefs.push(split.briefs[12].clone());
+    crate::support::record(store, "aitimes-briefing", &other).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let between = worker.step().await.unwrap();
+    assert!(matches!(between, Step::Sent { .. }), "{between:?}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    drain(&mut worker).await;
+    let posted = discord.messages(100);
+    assert_eq!(posted.len(), 3);
+    let rest: Vec<String> = posted[2]
+        .embeds()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rest, frozen_rest, "the second part as it was fixed");
+    let all = headlines(discord, 100);
+    for b in &split.briefs {
+        let h = format!("■ {}", b.headline);
+        let n = all.iter().filter(|t| **t == h).count();
+        let expected = if *b == split.briefs[12] { 2 } else { 1 };
+        assert_eq!(n, expected, "{h}");
+    }
+}
+
+#[tokio::test]
+async fn unsubscribing_during_a_split_post_stops_its_remaining_parts() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 14)).await;
+    discord.script(100, &[200, 429]);
+    let mut worker = deliverer(store, discord);
+    assert!(matches!(worker.step().await.unwrap(), Step::Retry { .. }));
+
+    assert!(store.unsubscribe(100, ALL_SOURCES).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    drain(&mut worker).await;
+
+    assert_eq!(discord.messages(100).len(), 1, "the rest never goes out");
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("cancelled".to_owned(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_that_waited_past_the_catch_up_window_is_not_posted() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    let mut issue = issue_of(1, 0, 3);
+    issue.published_at =
+        Some(briefbot::store::now() - chrono::Duration::days(3) + chrono::Duration::seconds(1));
+    crate::support::record(store, "aitimes-briefing", &issue).await;
+    // Discord refuses once (a definite answer: nothing was created), and the retry comes when
+    // the issue is past three days old.
+    discord.script(100, &[403]);
+    let mut worker = deliverer(store, discord);
+    assert!(matches!(worker.step().await.unwrap(), Step::Retry { .. }));
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+
+    let steps = drain(&mut worker).await;
+
+    assert_eq!(steps, [Step::Skipped { delivery: 1 }]);
+    assert!(discord.messages(100).is_empty());
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("skipped".to_owned(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_token_stops_posting_and_a_rejected_message_fails_alone() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[400]);
+    let telemetry = std::sync::Arc::new(briefbot::telemetry::Telemetry::default());
+    let mut worker = deliverer(store, discord).with_telemetry(telemetry.clone());
+
+    // A 400: that delivery fails with Discord's reason; the channel is not paused.
+    let steps = drain(&mut worker).await;
+    assert!(
+        matches!(&steps[0], Step::Failed { reason, .. } if reason.contains("400") && reason.contains("50006")),
+        "{steps:?}"
+    );
+    assert_eq!(discord.requests(100), 1, "not retried");
+    assert_eq!(discord.messages(200).len(), 1);
+    assert!(
+        store
+            .subscriptions(GUILD)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.paused_at.is_none())
+    );
+
+    // A 401: nothing more is posted, and the endpoint can tell.
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    discord.break_channel(100, 401);
+    discord.break_channel(200, 401);
+    assert_eq!(worker.step().await.unwrap(), Step::Unauthorized);
+    assert!(telemetry.unauthorized());
+    assert_eq!(
+        store.pending_deliveries().await.unwrap(),
+        2,
+        "kept for a valid token"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_do_not_pause_a_channel_and_refusals_pause_all_its_subscriptions() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    store
+        .subscribe(GUILD, 100, "aitimes-briefing", Some("오픈AI"), ADMIN)
+        .await
+        .unwrap();
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    // Two 502s and a 403: one refusal, not three.
+    discord.script(100, &[502, 502, 403]);
+    let steps = drain(&mut deliverer(store, discord)).await;
+    assert!(matches!(steps.last(), Some(Step::Sent { .. })), "{steps:?}");
+    assert!(!steps.iter().any(|s| matches!(s, Step::Paused { .. })));
+
+    // Three refusals in a row pause the channel: every subscription of it.
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    discord.script(100, &[403, 404, 403]);
+    let steps = drain(&mut deliverer(store, discord)).await;
+    assert!(
+        matches!(steps.last(), Some(Step::Paused { .. })),
+        "{steps:?}"
+    );
+    let subs = store.subscriptions(GUILD).await.unwrap();
+    assert_eq!(subs.len(), 2);
+    assert!(subs.iter().all(|s| s.paused_at.is_some()), "{subs:?}");
+}
+
+#[tokio::test]
+async fn unsubscribing_one_of_two_overlapping_subscriptions_keeps_the_post_the_other_wants() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    // Every source, and this one: one delivery for the channel.
+    w.subscribe(100).await;
+    store
+        .subscribe(GUILD, 100, "aitimes-briefing", None, ADMIN)
+        .await
+        .unwrap();
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    assert_eq!(store.pending_deliveries().await.unwrap(), 1);
+
+    assert!(store.unsubscribe(100, ALL_SOURCES).await.unwrap());
+    drain(&mut deliverer(store, discord)).await;
+    assert_eq!(
+        discord.messages(100).len(),
+        1,
+        "the other subscription still wants it"
+    );
+
+    // With none left, a pending post is cancelled.
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    assert!(store.unsubscribe(100, "aitimes-briefing").await.unwrap());
+    drain(&mut deliverer(store, discord)).await;
+    assert_eq!(discord.messages(100).len(), 1);
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("cancelled".to_owned(), 1), ("sent".to_owned(), 1)]
+    );
+}

@@ -335,7 +335,7 @@ impl FakeDiscord {
             .unwrap_or(0)
     }
 
-    /// The channel's next posts get these statuses (then it works again).
+    /// The channel's next posts get these statuses (200: posted as usual), then it works again.
     pub fn script(&self, channel: u64, statuses: &[u16]) {
         self.state
             .lock()
@@ -443,7 +443,9 @@ fn create_message_now(state: &Mutex<DiscordState>, channel: u64, body: &Value) -
     if let Some(status) = s.broken.get(&channel).copied() {
         return Some(error(status));
     }
-    if let Some(status) = s.scripted.get_mut(&channel).and_then(VecDeque::pop_front) {
+    if let Some(status) = s.scripted.get_mut(&channel).and_then(VecDeque::pop_front)
+        && status != 200
+    {
         return Some(error(status));
     }
     if s.enforce_limits {
