@@ -310,8 +310,14 @@ pub async fn run(
                 Subscribed::New => format!(
                     "<#{channel}> is subscribed to {what}: new issues published from now on are posted there."
                 ),
-                Subscribed::Updated => format!(
-                    "<#{channel}>'s subscription to {what} is updated (and resumed if it was paused)."
+                Subscribed::Updated => {
+                    format!("<#{channel}>'s subscription to {what} is updated.")
+                }
+                Subscribed::Resumed { owed: 0 } => format!(
+                    "<#{channel}> is resumed and subscribed to {what}; it missed nothing from the last 3 days."
+                ),
+                Subscribed::Resumed { owed } => format!(
+                    "<#{channel}> is resumed and subscribed to {what}: the {owed} issue(s) of the last 3 days it missed while paused are posted now."
                 ),
             }))
         }

@@ -98,12 +98,19 @@ struct PartRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subscribed {
     New,
-    /// The channel had this subscription; its keywords were replaced and a pause lifted.
+    /// The channel had this subscription; its keywords were replaced.
     Updated,
+    /// The channel was paused and is resumed; `owed` issues it missed are queued.
+    Resumed {
+        owed: u64,
+    },
 }
 
 impl Store {
-    /// Subscribes a channel to a source (or [`ALL_SOURCES`]) from now on.
+    /// Subscribes a channel to a source (or [`ALL_SOURCES`]) from now on. When the channel was
+    /// paused, it is resumed (every subscription of it) and owed what it missed meanwhile: the
+    /// posts that failed with the pause and the issues stored during it, within the catch-up
+    /// window.
     pub async fn subscribe(
         &self,
         guild_id: i64,
@@ -113,12 +120,19 @@ impl Store {
         created_by: i64,
     ) -> Result<Subscribed> {
         let at = now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existed: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM subscriptions WHERE channel_id = $1 AND source_key = $2",
         )
         .bind(channel_id)
         .bind(source_key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let paused: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE channel_id = $1 AND paused_at IS NOT NULL)",
+        )
+        .bind(channel_id)
+        .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO subscriptions (guild_id, channel_id, source_key, keywords, created_by, created_at)
@@ -132,12 +146,55 @@ impl Store {
         .bind(keywords)
         .bind(created_by)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(if existed.is_some() {
-            Subscribed::Updated
-        } else {
-            Subscribed::New
+        if !paused {
+            tx.commit().await?;
+            return Ok(if existed.is_some() {
+                Subscribed::Updated
+            } else {
+                Subscribed::New
+            });
+        }
+        sqlx::query(
+            "UPDATE subscriptions SET paused_at = NULL, pause_reason = NULL WHERE channel_id = $1",
+        )
+        .bind(channel_id)
+        .execute(&mut *tx)
+        .await?;
+        let window = at - CATCH_UP;
+        let retried = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, refusals = 0, not_before = $2,
+                    finished_at = NULL, last_error = NULL
+             WHERE channel_id = $1 AND kind = 'new' AND status = 'failed'
+               AND issue_id IN (SELECT id FROM issues
+                                WHERE COALESCE(published_at, first_seen_at) >= $3)",
+        )
+        .bind(channel_id)
+        .bind(at)
+        .bind(window)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let missed = sqlx::query(
+            "INSERT INTO deliveries (subscription_id, channel_id, issue_id, kind, keywords, not_before, created_at)
+             SELECT s.id, s.channel_id, i.id, 'new', s.keywords, $2, $2
+             FROM subscriptions s
+             JOIN issues i ON i.source_id = s.source_key OR s.source_key = '*'
+             WHERE s.channel_id = $1 AND i.first_seen_at >= s.created_at
+               AND COALESCE(i.published_at, i.first_seen_at) >= $3
+             ORDER BY (s.keywords IS NOT NULL), s.id
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(channel_id)
+        .bind(at)
+        .bind(window)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Subscribed::Resumed {
+            owed: retried + missed,
         })
     }
 
@@ -638,7 +695,7 @@ pub(super) async fn enqueue_new(
     first_seen_at: DateTime<Utc>,
 ) -> Result<u64> {
     let at = now();
-    if published_at.is_some_and(|p| p < at - CATCH_UP) {
+    if published_at.unwrap_or(first_seen_at) < at - CATCH_UP {
         return Ok(0);
     }
     let done = sqlx::query(

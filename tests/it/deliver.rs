@@ -608,9 +608,14 @@ async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_chann
     // 14 items: the lead and 9 items, then 5 items.
     let split = issue_of(1, 0, 14);
     crate::support::record(store, "aitimes-briefing", &split).await;
-    let mut worker = deliverer(store, discord);
-    // The second part is rate limited: the first part is out, the second waits a second.
-    discord.script(100, &[200, 429]);
+    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
+    let settings = DeliverySettings {
+        retry_base: Duration::from_secs(3),
+        ..fast()
+    };
+    let mut worker = Deliverer::new(store.clone(), discord.http(), names, settings);
+    // The second part is refused once: the first part is out, the second waits 2-3 seconds.
+    discord.script(100, &[200, 403]);
     let first = worker.step().await.unwrap();
     assert!(matches!(first, Step::Retry { .. }), "{first:?}");
     assert_eq!(discord.messages(100).len(), 1);
@@ -628,7 +633,7 @@ async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_chann
     let between = worker.step().await.unwrap();
     assert!(matches!(between, Step::Sent { .. }), "{between:?}");
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     drain(&mut worker).await;
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 3);
@@ -794,4 +799,42 @@ async fn unsubscribing_one_of_two_overlapping_subscriptions_keeps_the_post_the_o
         store.delivery_counts().await.unwrap(),
         [("cancelled".to_owned(), 1), ("sent".to_owned(), 1)]
     );
+}
+
+#[tokio::test]
+async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_window() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[403, 403, 403]);
+    let steps = drain(&mut deliverer(store, discord)).await;
+    assert!(
+        matches!(steps.last(), Some(Step::Paused { .. })),
+        "{steps:?}"
+    );
+    // Stored while paused: one recent issue, one already past the window.
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    let mut old = issue_of(3, 40, 3);
+    old.published_at = Some(briefbot::store::now() - chrono::Duration::days(4));
+    crate::support::record(store, "aitimes-briefing", &old).await;
+    drain(&mut deliverer(store, discord)).await;
+    assert!(discord.messages(100).is_empty());
+
+    let resumed = store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed,
+        briefbot::store::outbox::Subscribed::Resumed { owed: 2 }
+    );
+    drain(&mut deliverer(store, discord)).await;
+
+    let titles: Vec<String> = discord
+        .messages(100)
+        .iter()
+        .map(|m| m.embeds()[0]["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["\\[테스트\\] 이슈 1", "\\[테스트\\] 이슈 2"]);
 }
