@@ -59,8 +59,17 @@ async fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| dir.path().join("lookup.db"));
     let url = DatabaseUrl::Sqlite(format!("sqlite://{}", path.display()));
+    // Opening an existing corpus of an older version migrates it: a rebuilt search index is
+    // refilled here, so this is the upgrade's cost.
+    let opening = Instant::now();
     let store = Store::open(&url).await.unwrap();
     let reuse = !store.latest(1, None).await.unwrap().is_empty();
+    if reuse {
+        println!(
+            "opened the stored corpus in {:.1} s (migrations and index refill included)",
+            opening.elapsed().as_secs_f64()
+        );
+    }
     let words = vocabulary();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let source = SourceId::parse("aitimes-briefing").unwrap();
