@@ -324,7 +324,18 @@ pub async fn run(
         "unsubscribe" => {
             let source = match source_key(bot, o.source.as_deref()) {
                 Ok(s) => s,
-                Err(r) => return Ok(r),
+                // A source since removed from the sources file can still be unsubscribed.
+                Err(r) => {
+                    let asked = o.source.as_deref().map(str::trim).unwrap_or_default();
+                    let subscribed = bot.store.subscriptions(guild).await?;
+                    match subscribed
+                        .into_iter()
+                        .find(|s| s.channel_id == channel && s.source_key == asked)
+                    {
+                        Some(s) => s.source_key,
+                        None => return Ok(r),
+                    }
+                }
             };
             let removed = bot.store.unsubscribe(channel, &source).await?;
             let what = describe(bot, &source, None);

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serenity::all::{
-    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
-    Ready, ShardManager,
+    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildChannel,
+    GuildId, Interaction, Ready, ShardManager, UnavailableGuild,
 };
 use serenity::builder::{
     CreateAllowedMentions, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
@@ -111,6 +111,33 @@ impl EventHandler for Handler {
                 "connected to Discord; slash commands registered"
             ),
             Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        }
+    }
+
+    /// The bot was removed from a server (an outage sends this too, with `unavailable`: then
+    /// nothing changes). As rssbot drops subscribers whose chat is gone.
+    async fn guild_delete(&self, _ctx: Context, incomplete: UnavailableGuild, _full: Option<Guild>) {
+        if incomplete.unavailable {
+            return;
+        }
+        let guild = i64::try_from(incomplete.id.get()).unwrap_or(i64::MAX);
+        match self.bot.store.remove_guild(guild).await {
+            Ok(removed) => tracing::info!(guild, removed, "removed from a server; its subscriptions are gone"),
+            Err(e) => tracing::error!(guild, error = %e, "could not remove a server's subscriptions"),
+        }
+    }
+
+    async fn channel_delete(
+        &self,
+        _ctx: Context,
+        channel: GuildChannel,
+        _messages: Option<Vec<serenity::all::Message>>,
+    ) {
+        let id = i64::try_from(channel.id.get()).unwrap_or(i64::MAX);
+        match self.bot.store.remove_channel(id).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(channel = id, removed, "a subscribed channel was deleted; its subscriptions are gone"),
+            Err(e) => tracing::error!(channel = id, error = %e, "could not remove a deleted channel's subscriptions"),
         }
     }
 

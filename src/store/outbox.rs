@@ -250,6 +250,52 @@ impl Store {
         Ok(true)
     }
 
+    /// The bot was removed from a server: its subscriptions go, with the posts still owed to
+    /// its channels and what was remembered of them. Returns the subscriptions removed.
+    pub async fn remove_guild(&self, guild_id: i64) -> Result<u64> {
+        let channels: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT channel_id FROM subscriptions WHERE guild_id = $1",
+        )
+        .bind(guild_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut removed = 0;
+        for channel in channels {
+            removed += self.remove_channel(channel).await?;
+        }
+        Ok(removed)
+    }
+
+    /// A channel was deleted: its subscriptions go, with the posts still owed to it (reposts
+    /// included) and what was remembered of it. Returns the subscriptions removed.
+    pub async fn remove_channel(&self, channel_id: i64) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', finished_at = $2,
+                    last_error = 'the channel or server is gone'
+             WHERE channel_id = $1 AND status = 'pending'",
+        )
+        .bind(channel_id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query("DELETE FROM subscriptions WHERE channel_id = $1")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM channel_stories WHERE channel_id = $1")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM channel_state WHERE channel_id = $1")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// A server's subscriptions, by channel.
     pub async fn subscriptions(&self, guild_id: i64) -> Result<Vec<Subscription>> {
         Ok(sqlx::query_as(

@@ -890,3 +890,84 @@ async fn the_gateway_state_follows_a_lost_connection_and_the_bot_answers_after_i
     assert_eq!(commands, 1);
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscriptions() {
+    let bot = Running::start().await;
+    let (store, guild) = (&bot.store, GUILD as i64);
+    for channel in [CHANNEL, OTHER_CHANNEL] {
+        store
+            .subscribe(guild, channel as i64, "*", None, ADMIN as i64)
+            .await
+            .unwrap();
+    }
+    store.subscribe(8, 300, "*", None, ADMIN as i64).await.unwrap();
+    let channel_ids = |subs: Vec<briefbot::store::outbox::Subscription>| {
+        subs.iter().map(|s| s.channel_id).collect::<Vec<_>>()
+    };
+
+    bot.discord.dispatch(
+        "CHANNEL_DELETE",
+        json!({ "id": CHANNEL.to_string(), "type": 0, "guild_id": GUILD.to_string(),
+                "name": "news", "position": 0, "permission_overwrites": [], "nsfw": false }),
+    );
+    eventually(10, "the deleted channel's subscription is gone", || {
+        futures_util::FutureExt::now_or_never(store.subscriptions(guild))
+            .and_then(Result::ok)
+            .is_some_and(|subs| channel_ids(subs) == [OTHER_CHANNEL as i64])
+    })
+    .await;
+
+    // An outage is not a removal.
+    bot.discord
+        .dispatch("GUILD_DELETE", json!({ "id": "8", "unavailable": true }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(channel_ids(store.subscriptions(8).await.unwrap()), [300]);
+    bot.discord.dispatch("GUILD_DELETE", json!({ "id": "8" }));
+    eventually(10, "the server's subscriptions are gone", || {
+        futures_util::FutureExt::now_or_never(store.subscriptions(8))
+            .and_then(Result::ok)
+            .is_some_and(|subs| subs.is_empty())
+    })
+    .await;
+    assert_eq!(
+        channel_ids(store.subscriptions(guild).await.unwrap()),
+        [OTHER_CHANNEL as i64]
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
+    let bot = Running::start().await;
+    bot.store
+        .subscribe(GUILD as i64, CHANNEL as i64, "gone-source", None, ADMIN as i64)
+        .await
+        .unwrap();
+
+    let (_, reply) = bot
+        .ask(
+            "unsubscribe",
+            json!([string_option("source", "gone-source")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+
+    assert!(
+        reply["content"].as_str().unwrap().contains("no longer subscribed"),
+        "{reply}"
+    );
+    assert!(bot.store.subscriptions(GUILD as i64).await.unwrap().is_empty());
+    // A source that neither exists nor is subscribed is still refused, saying what exists.
+    let (_, reply) = bot
+        .ask(
+            "unsubscribe",
+            json!([string_option("source", "never-was")]),
+            ADMIN,
+            MANAGE_GUILD,
+        )
+        .await;
+    assert!(is_ephemeral(&reply), "{reply}");
+    bot.shutdown().await;
+}

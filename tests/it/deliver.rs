@@ -838,3 +838,23 @@ async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_
         .collect();
     assert_eq!(titles, ["\\[테스트\\] 이슈 1", "\\[테스트\\] 이슈 2"]);
 }
+
+#[tokio::test]
+async fn posts_owed_to_a_removed_channel_are_cancelled() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    store.enqueue_repost(100, 1).await.unwrap();
+
+    assert_eq!(store.remove_channel(100).await.unwrap(), 1);
+    drain(&mut deliverer(store, discord)).await;
+
+    assert!(discord.messages(100).is_empty(), "neither the new post nor the repost");
+    assert_eq!(discord.messages(200).len(), 1);
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("cancelled".to_owned(), 2), ("sent".to_owned(), 1)]
+    );
+}

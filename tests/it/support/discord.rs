@@ -274,6 +274,11 @@ impl FakeDiscord {
         self.state.lock().unwrap().guarded.clone()
     }
 
+    /// Sends a gateway event (`GUILD_DELETE`, `CHANNEL_DELETE`, …) to the bot.
+    pub fn dispatch(&self, event: &str, d: Value) {
+        self.events.send(json!({ EVENT: event, "d": d })).unwrap();
+    }
+
     /// Gateway sessions identified so far.
     pub fn identified(&self) -> usize {
         self.state.lock().unwrap().identified
@@ -710,6 +715,8 @@ fn member_value(user: u64, permissions: &str) -> Value {
 
 /// The key of the event that makes the gateway close its connection instead of dispatching.
 const CLOSE: &str = "__close_gateway";
+/// Marks a gateway event other than INTERACTION_CREATE: `{EVENT: name, "d": data}`.
+const EVENT: &str = "__event";
 
 /// One gateway session at a time: HELLO, wait for IDENTIFY, READY, then heartbeat ACKs and the
 /// test's events (RESUME answered with RESUMED).
@@ -777,7 +784,10 @@ async fn serve_gateway(
                         break;
                     }
                     seq += 1;
-                    let frame = json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d });
+                    let frame = match d[EVENT].as_str() {
+                        Some(t) => json!({ "op": 0, "t": t, "s": seq, "d": d["d"] }),
+                        None => json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d }),
+                    };
                     let _ = tx.send(WsMessage::Text(frame.to_string())).await;
                 }
             }
