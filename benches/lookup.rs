@@ -107,8 +107,8 @@ async fn main() {
     for round in 0..1100 {
         let q = QUERIES[round % QUERIES.len()];
         let t = Instant::now();
-        let hits = store.search(q, None, 5, 0).await.unwrap();
-        let count = store.search_count(q, None).await.unwrap();
+        let page = store.search_page(q, None, 5, 0).await.unwrap();
+        let (hits, count) = (page.hits, page.total);
         if round >= 100 {
             times.push(t.elapsed());
         }

@@ -116,14 +116,25 @@ impl EventHandler for Handler {
 
     /// The bot was removed from a server (an outage sends this too, with `unavailable`: then
     /// nothing changes). As rssbot drops subscribers whose chat is gone.
-    async fn guild_delete(&self, _ctx: Context, incomplete: UnavailableGuild, _full: Option<Guild>) {
+    async fn guild_delete(
+        &self,
+        _ctx: Context,
+        incomplete: UnavailableGuild,
+        _full: Option<Guild>,
+    ) {
         if incomplete.unavailable {
             return;
         }
         let guild = i64::try_from(incomplete.id.get()).unwrap_or(i64::MAX);
         match self.bot.store.remove_guild(guild).await {
-            Ok(removed) => tracing::info!(guild, removed, "removed from a server; its subscriptions are gone"),
-            Err(e) => tracing::error!(guild, error = %e, "could not remove a server's subscriptions"),
+            Ok(removed) => tracing::info!(
+                guild,
+                removed,
+                "removed from a server; its subscriptions are gone"
+            ),
+            Err(e) => {
+                tracing::error!(guild, error = %e, "could not remove a server's subscriptions")
+            }
         }
     }
 
@@ -136,8 +147,14 @@ impl EventHandler for Handler {
         let id = i64::try_from(channel.id.get()).unwrap_or(i64::MAX);
         match self.bot.store.remove_channel(id).await {
             Ok(0) => {}
-            Ok(removed) => tracing::info!(channel = id, removed, "a subscribed channel was deleted; its subscriptions are gone"),
-            Err(e) => tracing::error!(channel = id, error = %e, "could not remove a deleted channel's subscriptions"),
+            Ok(removed) => tracing::info!(
+                channel = id,
+                removed,
+                "a subscribed channel was deleted; its subscriptions are gone"
+            ),
+            Err(e) => {
+                tracing::error!(channel = id, error = %e, "could not remove a deleted channel's subscriptions")
+            }
         }
     }
 

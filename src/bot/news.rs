@@ -14,7 +14,7 @@ use crate::deliver::to_embed;
 use crate::domain::kst;
 use crate::output::kst_time;
 use crate::render::{self, IssueView, ItemFilter, escape_markdown};
-use crate::store::search::Hit;
+use crate::store::search::{Hit, Page};
 use crate::store::{StoreError, StoredIssue};
 
 /// Results per page of `/news search`.
@@ -287,7 +287,7 @@ pub async fn run(bot: &Bot, o: &NewsOptions) -> Result<Answer, StoreError> {
         }
         "search" => {
             let query = o.query.as_deref().unwrap_or("").trim();
-            let total = bot.store.search_count(query, source).await?;
+            let Page { hits, total } = bot.store.search_page(query, source, PAGE, 0).await?;
             if total == 0 {
                 return Ok(Answer::say(format!(
                     "No brief matches “{}”. Try fewer or shorter words (한 단어씩 검색해 보세요).",
@@ -301,7 +301,6 @@ pub async fn run(bot: &Bot, o: &NewsOptions) -> Result<Answer, StoreError> {
                 .store
                 .create_session(o.user_id, query, source, total)
                 .await?;
-            let hits = bot.store.search(query, source, PAGE, 0).await?;
             Ok(Answer {
                 embeds: vec![results_embed(query, &hits, 1, total)],
                 components: page_buttons(session, 1, total),
@@ -458,7 +457,11 @@ pub async fn turn_page(bot: &Bot, custom_id: &str, user_id: i64) -> Result<Turn,
         ));
     }
     let source = session.source_id.as_deref();
-    let total = bot.store.search_count(&session.query, source).await?;
+    let page = page.max(1);
+    let Page { mut hits, total } = bot
+        .store
+        .search_page(&session.query, source, PAGE, (page - 1) * PAGE)
+        .await?;
     let changed = total != session.total;
     if changed {
         bot.store.update_session_total(id, total).await?;
@@ -466,11 +469,14 @@ pub async fn turn_page(bot: &Bot, custom_id: &str, user_id: i64) -> Result<Turn,
     let note = changed.then(|| {
         "The results changed since this search (new briefs arrived); showing the current ones. (결과가 바뀌었습니다.)".to_owned()
     });
-    let page = page.clamp(1, pages(total));
-    let hits = bot
-        .store
-        .search(&session.query, source, PAGE, (page - 1) * PAGE)
-        .await?;
+    // Fewer results than when the button was made: the last page there is now.
+    let page = page.min(pages(total));
+    if hits.is_empty() && total > 0 {
+        hits = bot
+            .store
+            .search(&session.query, source, PAGE, (page - 1) * PAGE)
+            .await?;
+    }
     Ok(Turn::Page {
         embed: Box::new(results_embed(&session.query, &hits, page, total)),
         components: page_buttons(id, page, total),

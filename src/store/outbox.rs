@@ -253,12 +253,11 @@ impl Store {
     /// The bot was removed from a server: its subscriptions go, with the posts still owed to
     /// its channels and what was remembered of them. Returns the subscriptions removed.
     pub async fn remove_guild(&self, guild_id: i64) -> Result<u64> {
-        let channels: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT channel_id FROM subscriptions WHERE guild_id = $1",
-        )
-        .bind(guild_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let channels: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT channel_id FROM subscriptions WHERE guild_id = $1")
+                .bind(guild_id)
+                .fetch_all(&self.pool)
+                .await?;
         let mut removed = 0;
         for channel in channels {
             removed += self.remove_channel(channel).await?;

@@ -91,6 +91,46 @@ pub const MAX_RESULTS: i64 = 200;
 /// How many of a query's newest matches are ranked by relevance (at least [`MAX_RESULTS`]).
 pub const RANKED: i64 = 1_000;
 
+/// A page of search results and how many there are in all (up to [`MAX_RESULTS`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub hits: Vec<Hit>,
+    pub total: i64,
+}
+
+/// A row of [`Store::search_page`]: the count, and a hit unless the page is empty.
+#[derive(FromRow)]
+struct PageRow {
+    total: i64,
+    key: Option<i64>,
+    issue_id: Option<i64>,
+    source_id: Option<String>,
+    issue_title: Option<String>,
+    issue_url: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    first_seen_at: Option<DateTime<Utc>>,
+    headline: Option<String>,
+    summary: Option<String>,
+    score: Option<f64>,
+}
+
+impl PageRow {
+    fn hit(self) -> Option<Hit> {
+        Some(Hit {
+            key: self.key?,
+            issue_id: self.issue_id?,
+            source_id: self.source_id?,
+            issue_title: self.issue_title?,
+            issue_url: self.issue_url?,
+            published_at: self.published_at,
+            first_seen_at: self.first_seen_at?,
+            headline: self.headline?,
+            summary: self.summary?,
+            score: self.score?,
+        })
+    }
+}
+
 /// A `/news search` whose pages can be turned.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Session {
@@ -235,28 +275,46 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Hit>> {
+        Ok(self.search_page(query, source, limit, offset).await?.hits)
+    }
+
+    /// One page of [`Store::search`] and the result count (up to [`MAX_RESULTS`]), from one
+    /// pass over the index: what `/news search` shows.
+    pub async fn search_page(
+        &self,
+        query: &str,
+        source: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page> {
         let Some(fts) = match_expression(query, source) else {
-            return Ok(Vec::new());
+            return Ok(Page::default());
         };
         let limit = limit.min((MAX_RESULTS - offset).max(0));
         // Only the best MAX_RESULTS of the ranked matches are joined to their briefs and issues
-        // (reading `doc` costs a row read, so it is read for those only).
-        Ok(sqlx::query_as(
+        // (reading `doc` costs a row read, so it is read for those only); counting them gives
+        // the total without matching a second time.
+        let rows: Vec<PageRow> = sqlx::query_as(
             "WITH ranked AS (
                  SELECT rowid AS seq, bm25(search_index, 1.0, 0.0, 0.0) AS score
                  FROM search_index WHERE search_index MATCH $1
                  ORDER BY rowid DESC LIMIT $4),
-             best AS (SELECT seq, score FROM ranked ORDER BY round(score, 1), seq DESC LIMIT $5)
-             SELECT d.doc AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
-                    i.url AS issue_url, i.published_at, i.first_seen_at,
-                    COALESCE(b.headline, i.title) AS headline, COALESCE(b.summary, i.lead) AS summary,
-                    m.score
-             FROM best m
-             JOIN search_index d ON d.rowid = m.seq
-             LEFT JOIN briefs b ON b.id = d.doc
-             JOIN issues i ON i.id = CASE WHEN d.doc > 0 THEN b.issue_id ELSE -d.doc END
-             ORDER BY round(m.score, 1), COALESCE(i.published_at, i.first_seen_at) DESC, m.seq DESC
-             LIMIT $2 OFFSET $3",
+             best AS MATERIALIZED (
+                 SELECT seq, score FROM ranked ORDER BY round(score, 1), seq DESC LIMIT $5),
+             page AS (
+                 SELECT d.doc AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
+                        i.url AS issue_url, i.published_at, i.first_seen_at,
+                        COALESCE(b.headline, i.title) AS headline,
+                        COALESCE(b.summary, i.lead) AS summary, m.score, m.seq
+                 FROM best m
+                 JOIN search_index d ON d.rowid = m.seq
+                 LEFT JOIN briefs b ON b.id = d.doc
+                 JOIN issues i ON i.id = CASE WHEN d.doc > 0 THEN b.issue_id ELSE -d.doc END
+                 ORDER BY round(m.score, 1), COALESCE(i.published_at, i.first_seen_at) DESC, m.seq DESC
+                 LIMIT $2 OFFSET $3)
+             SELECT (SELECT COUNT(*) FROM best) AS total, page.* FROM (SELECT 1) LEFT JOIN page
+             ORDER BY round(page.score, 1), COALESCE(page.published_at, page.first_seen_at) DESC,
+                      page.seq DESC",
         )
         .bind(fts)
         .bind(limit)
@@ -264,6 +322,9 @@ impl Store {
         .bind(RANKED)
         .bind(MAX_RESULTS)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        let total = rows.first().map_or(0, |r| r.total);
+        let hits = rows.into_iter().filter_map(PageRow::hit).collect();
+        Ok(Page { hits, total })
     }
 }

@@ -901,7 +901,10 @@ async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscrip
             .await
             .unwrap();
     }
-    store.subscribe(8, 300, "*", None, ADMIN as i64).await.unwrap();
+    store
+        .subscribe(8, 300, "*", None, ADMIN as i64)
+        .await
+        .unwrap();
     let channel_ids = |subs: Vec<briefbot::store::outbox::Subscription>| {
         subs.iter().map(|s| s.channel_id).collect::<Vec<_>>()
     };
@@ -941,7 +944,13 @@ async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscrip
 async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
     let bot = Running::start().await;
     bot.store
-        .subscribe(GUILD as i64, CHANNEL as i64, "gone-source", None, ADMIN as i64)
+        .subscribe(
+            GUILD as i64,
+            CHANNEL as i64,
+            "gone-source",
+            None,
+            ADMIN as i64,
+        )
         .await
         .unwrap();
 
@@ -955,10 +964,19 @@ async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
         .await;
 
     assert!(
-        reply["content"].as_str().unwrap().contains("no longer subscribed"),
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("no longer subscribed"),
         "{reply}"
     );
-    assert!(bot.store.subscriptions(GUILD as i64).await.unwrap().is_empty());
+    assert!(
+        bot.store
+            .subscriptions(GUILD as i64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A source that neither exists nor is subscribed is still refused, saying what exists.
     let (_, reply) = bot
         .ask(

@@ -851,7 +851,10 @@ async fn posts_owed_to_a_removed_channel_are_cancelled() {
     assert_eq!(store.remove_channel(100).await.unwrap(), 1);
     drain(&mut deliverer(store, discord)).await;
 
-    assert!(discord.messages(100).is_empty(), "neither the new post nor the repost");
+    assert!(
+        discord.messages(100).is_empty(),
+        "neither the new post nor the repost"
+    );
     assert_eq!(discord.messages(200).len(), 1);
     assert_eq!(
         store.delivery_counts().await.unwrap(),

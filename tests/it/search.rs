@@ -163,6 +163,22 @@ async fn results_are_filtered_by_source_and_paged() {
             .unwrap()
             .is_empty()
     );
+    // A page and the count come from one pass: the same as asking for each.
+    for q in ["오픈AI", "칩", "센스타임", "xyzzy"] {
+        let page = store.search_page(q, None, 5, 5).await.unwrap();
+        assert_eq!(
+            page.total,
+            store.search_count(q, None).await.unwrap(),
+            "{q}"
+        );
+        assert_eq!(
+            keys(&page.hits),
+            keys(&store.search(q, None, 5, 5).await.unwrap())
+        );
+    }
+    let beyond = store.search_page("오픈AI", None, 5, 100).await.unwrap();
+    assert!(beyond.hits.is_empty());
+    assert_eq!(beyond.total, all.len() as i64);
 }
 
 #[tokio::test]
