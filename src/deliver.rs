@@ -156,7 +156,14 @@ impl Deliverer {
     /// in-doubt one looked for in the channel first.
     pub async fn step(&mut self) -> Result<Step, StoreError> {
         let now = store::now();
-        let Some(d) = self.store.due_delivery(now).await? else {
+        // A channel waiting on its own limit must not hold back the others; when only such
+        // channels have posts due, the one due first waits its turn.
+        let busy = self.pacer.busy();
+        let due = match self.store.due_delivery(now, &busy).await? {
+            None if !busy.is_empty() => self.store.due_delivery(now, &[]).await?,
+            due => due,
+        };
+        let Some(d) = due else {
             return Ok(Step::Idle);
         };
         let frozen = match self.store.frozen(d.id).await? {
@@ -571,6 +578,18 @@ impl Pacer {
             last: None,
             channels: HashMap::new(),
         }
+    }
+
+    /// Channels that have used up their burst and would make a post wait now.
+    fn busy(&self) -> Vec<i64> {
+        let now = Instant::now();
+        self.channels
+            .iter()
+            .filter(|(_, recent)| {
+                recent.len() >= self.burst && recent.front().is_some_and(|t| *t + self.window > now)
+            })
+            .map(|(channel, _)| *channel)
+            .collect()
     }
 
     /// Waits only the interval between any two requests (a read of a channel's messages,

@@ -14,7 +14,7 @@ use super::Bot;
 use crate::domain::CanonicalUrl;
 use crate::render::escape_markdown;
 use crate::store::StoreError;
-use crate::store::outbox::{ALL_SOURCES, Subscribed};
+use crate::store::outbox::{ALL_SOURCES, MAX_PENDING_REPOSTS, Subscribed};
 
 /// At most this many keywords per subscription, each at most [`MAX_KEYWORD`] characters.
 pub const MAX_KEYWORDS: usize = 20;
@@ -402,7 +402,16 @@ pub async fn run(
                     "No stored issue matches that; /news latest shows what is stored.",
                 ));
             };
-            bot.store.enqueue_repost(channel, issue_id).await?;
+            if bot
+                .store
+                .enqueue_repost(guild, channel, issue_id)
+                .await?
+                .is_none()
+            {
+                return Ok(Reply::private(format!(
+                    "This server already has {MAX_PENDING_REPOSTS} reposts waiting to go out; try again once they are posted (a few seconds each). (대기 중인 재게시가 많습니다. 잠시 후 다시 시도해 주세요.)"
+                )));
+            }
             Ok(Reply::private(format!(
                 "Reposting “{}” to <#{channel}>.",
                 escape_markdown(&truncate(&title, 200))

@@ -13,6 +13,14 @@ use crate::render::Message;
 pub const CATCH_UP: Duration = Duration::days(3);
 /// Brief items a channel received this recently are left out of later posts.
 pub const STORY_MEMORY: Duration = Duration::days(30);
+/// How many reposts one server may have waiting at once.
+pub const MAX_PENDING_REPOSTS: i64 = 10;
+/// How long finished deliveries are kept (longer than the catch-up window, so no issue they
+/// covered can be queued again: see [`enqueue_new`]).
+pub const DELIVERY_MEMORY: Duration = Duration::days(30);
+/// How long the frozen messages of a finished delivery are kept: while they may still tell an
+/// in-doubt part of another delivery from this one's messages.
+pub const PARTS_MEMORY: Duration = Duration::days(1);
 /// The `source_key` of a subscription to every source.
 pub const ALL_SOURCES: &str = "*";
 
@@ -316,22 +324,51 @@ impl Store {
         .await?)
     }
 
-    /// Queues an issue to be posted again to a channel, whatever was posted before.
-    pub async fn enqueue_repost(&self, channel_id: i64, issue_id: i64) -> Result<i64> {
+    /// Queues an issue to be posted again to a channel of `guild_id`, whatever was posted
+    /// before. `None` when the server already has [`MAX_PENDING_REPOSTS`] reposts waiting: one
+    /// server's reposts must not hold back everyone's news.
+    pub async fn enqueue_repost(
+        &self,
+        guild_id: i64,
+        channel_id: i64,
+        issue_id: i64,
+    ) -> Result<Option<i64>> {
         let at = now();
-        Ok(sqlx::query_scalar(
-            "INSERT INTO deliveries (channel_id, issue_id, kind, not_before, created_at)
-             VALUES ($1, $2, 'repost', $3, $3) RETURNING id",
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries
+             WHERE guild_id = $1 AND kind = 'repost' AND status = 'pending'",
         )
+        .bind(guild_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if waiting >= MAX_PENDING_REPOSTS {
+            return Ok(None);
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO deliveries (guild_id, channel_id, issue_id, kind, not_before, created_at)
+             VALUES ($1, $2, $3, 'repost', $4, $4) RETURNING id",
+        )
+        .bind(guild_id)
         .bind(channel_id)
         .bind(issue_id)
         .bind(at)
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
-    /// The next delivery due at `at`: oldest issue first, none of a paused subscription.
-    pub async fn due_delivery(&self, at: DateTime<Utc>) -> Result<Option<DueDelivery>> {
+    /// The next delivery due at `at`, none of a paused channel and none to a channel in `busy`
+    /// (waiting on its own rate limit: another channel's post must not wait behind it). New
+    /// issues come first, the oldest first; reposts, which anyone with Manage Server can queue,
+    /// after them, in the order they were asked for.
+    pub async fn due_delivery(
+        &self,
+        at: DateTime<Utc>,
+        busy: &[i64],
+    ) -> Result<Option<DueDelivery>> {
+        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned());
         Ok(sqlx::query_as(
             "SELECT d.id, d.subscription_id, d.channel_id, d.issue_id, d.kind, d.keywords,
                     d.attempts, d.refusals, d.parts_sent,
@@ -340,10 +377,15 @@ impl Store {
              JOIN issues i ON i.id = d.issue_id
              LEFT JOIN subscriptions s ON s.id = d.subscription_id
              WHERE d.status = 'pending' AND d.not_before <= $1 AND s.paused_at IS NULL
-             ORDER BY COALESCE(i.published_at, i.first_seen_at), d.id
+               AND d.channel_id NOT IN (SELECT value FROM json_each($2))
+             ORDER BY d.kind = 'repost',
+                      CASE WHEN d.kind = 'repost' THEN d.created_at
+                           ELSE COALESCE(i.published_at, i.first_seen_at) END,
+                      d.id
              LIMIT 1",
         )
         .bind(at)
+        .bind(busy)
         .fetch_optional(&self.pool)
         .await?)
     }

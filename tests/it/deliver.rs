@@ -276,7 +276,7 @@ async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_ag
     );
 
     let issue = report.issues[0].id.unwrap();
-    store.enqueue_repost(100, issue).await.unwrap();
+    store.enqueue_repost(GUILD, 100, issue).await.unwrap();
     drain(&mut deliverer(store, discord)).await;
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 3);
@@ -406,7 +406,7 @@ async fn a_crash_between_the_post_and_its_record_posts_nothing_twice_after_a_res
         // The first delivery is posted; the process dies before it records anything: the
         // message exists at Discord, the outbox still has the part attempted but not recorded.
         let d = store
-            .due_delivery(briefbot::store::now())
+            .due_delivery(briefbot::store::now(), &[])
             .await
             .unwrap()
             .unwrap();
@@ -846,7 +846,7 @@ async fn posts_owed_to_a_removed_channel_are_cancelled() {
     w.subscribe(100).await;
     w.subscribe(200).await;
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
-    store.enqueue_repost(100, 1).await.unwrap();
+    store.enqueue_repost(GUILD, 100, 1).await.unwrap();
 
     assert_eq!(store.remove_channel(100).await.unwrap(), 1);
     drain(&mut deliverer(store, discord)).await;
@@ -860,4 +860,78 @@ async fn posts_owed_to_a_removed_channel_are_cancelled() {
         store.delivery_counts().await.unwrap(),
         [("cancelled".to_owned(), 2), ("sent".to_owned(), 1)]
     );
+}
+
+#[tokio::test]
+async fn a_channel_waiting_on_its_limit_does_not_hold_back_the_others() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    discord.enforce_limits();
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    // Ten reposts to one channel, asked first; then one to each of five other channels.
+    for _ in 0..10 {
+        store.enqueue_repost(GUILD, 100, 1).await.unwrap().unwrap();
+    }
+    for channel in 201..=205 {
+        store.enqueue_repost(8, channel, 1).await.unwrap().unwrap();
+    }
+    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
+    // Discord's pacing: 5 posts per channel in 5 seconds.
+    let mut worker = Deliverer::new(
+        store.clone(),
+        discord.http(),
+        names,
+        DeliverySettings::default(),
+    );
+    let started = std::time::Instant::now();
+
+    // The first five reposts go out, then channel 100 must wait 5 s: the others go first.
+    for _ in 0..10 {
+        assert!(matches!(worker.step().await.unwrap(), Step::Sent { .. }));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    for channel in 201..=205 {
+        assert_eq!(discord.messages(channel).len(), 1, "channel {channel}");
+    }
+    assert_eq!(discord.messages(100).len(), 5);
+    drain(&mut worker).await;
+    assert_eq!(discord.messages(100).len(), 10);
+    assert!(
+        discord.rate_limited().is_empty(),
+        "{:?}",
+        discord.rate_limited()
+    );
+}
+
+#[tokio::test]
+async fn a_server_may_have_ten_reposts_waiting_and_new_issues_go_before_them() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(300).await;
+    let mut old = issue_of(1, 0, 3);
+    old.published_at = Some(briefbot::store::now() - chrono::Duration::days(40));
+    crate::support::record(store, "aitimes-briefing", &old).await;
+    for _ in 0..10 {
+        assert!(store.enqueue_repost(GUILD, 100, 1).await.unwrap().is_some());
+    }
+    assert_eq!(
+        store.enqueue_repost(GUILD, 101, 1).await.unwrap(),
+        None,
+        "the eleventh"
+    );
+    assert!(
+        store.enqueue_repost(8, 101, 1).await.unwrap().is_some(),
+        "another server"
+    );
+    // A new issue, queued after the reposts of an older one, goes first.
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+
+    let first = deliverer(store, discord).step().await.unwrap();
+    assert!(matches!(first, Step::Sent { .. }));
+    assert_eq!(discord.messages(300).len(), 1);
+    assert!(discord.messages(100).is_empty());
 }
