@@ -634,9 +634,21 @@ impl Pacer {
     }
 }
 
+/// How often the outbox and the other tables are pruned ([`Store::prune`]).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Delivers until `shutdown` turns true; a post in flight finishes and is recorded first.
+/// Prunes the database at start and then every [`PRUNE_EVERY`].
 pub async fn run(mut deliverer: Deliverer, mut shutdown: watch::Receiver<bool>) {
+    let mut pruned_at: Option<Instant> = None;
     while !*shutdown.borrow() {
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(Instant::now());
+            match deliverer.store.prune(store::now()).await {
+                Ok(pruned) => tracing::info!(?pruned, "pruned what no guarantee needs"),
+                Err(e) => tracing::warn!(error = %e, "pruning failed; trying again later"),
+            }
+        }
         let idle = match deliverer.step().await {
             Ok(Step::Idle) => true,
             Ok(Step::Unauthorized) => {

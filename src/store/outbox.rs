@@ -814,3 +814,77 @@ pub(super) async fn first_seen_at(
             .await?,
     )
 }
+
+/// How long an issue's page HTML is kept for re-parsing (the guarantees never need it).
+pub const PAGE_MEMORY: Duration = Duration::days(30);
+/// How long an issue's near-duplicate bands are kept (exact copies are caught for ever by the
+/// canonical URL and the content hash, which stay).
+pub const ISSUE_BAND_MEMORY: Duration = Duration::days(90);
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: u64,
+    pub parts: u64,
+    pub channel_stories: u64,
+    pub search_sessions: u64,
+    pub pages: u64,
+    pub bands: u64,
+}
+
+impl Store {
+    /// Forgets what no guarantee needs any more, as of `at`: finished deliveries after
+    /// [`DELIVERY_MEMORY`] (their frozen messages after [`PARTS_MEMORY`]), what channels
+    /// received after [`STORY_MEMORY`], searches after a day, page HTML after [`PAGE_MEMORY`],
+    /// an issue's near-duplicate bands after [`ISSUE_BAND_MEMORY`], and a brief's once no
+    /// channel remembers its story. Each table in its own short transaction.
+    pub async fn prune(&self, at: DateTime<Utc>) -> Result<Pruned> {
+        let mut pruned = Pruned::default();
+        let run = |sql: &'static str, before: DateTime<Utc>| async move {
+            Ok::<u64, StoreError>(
+                sqlx::query(sql)
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
+            )
+        };
+        pruned.parts = run(
+            "DELETE FROM delivery_parts WHERE delivery_id IN (
+                 SELECT id FROM deliveries WHERE status <> 'pending' AND finished_at < $1)",
+            at - PARTS_MEMORY,
+        )
+        .await?;
+        pruned.deliveries = run(
+            "DELETE FROM deliveries WHERE status <> 'pending' AND finished_at < $1",
+            at - DELIVERY_MEMORY,
+        )
+        .await?;
+        pruned.channel_stories = run(
+            "DELETE FROM channel_stories WHERE posted_at < $1",
+            at - STORY_MEMORY,
+        )
+        .await?;
+        pruned.search_sessions = self.expire_sessions(at - Duration::days(1)).await?;
+        pruned.pages = run(
+            "UPDATE issues SET page_html = '' WHERE first_seen_at < $1 AND page_html <> ''",
+            at - PAGE_MEMORY,
+        )
+        .await?;
+        pruned.bands = run(
+            "DELETE FROM similarity_bands WHERE kind = 'issue' AND item_id IN (
+                 SELECT id FROM issues WHERE first_seen_at < $1)",
+            at - ISSUE_BAND_MEMORY,
+        )
+        .await?;
+        pruned.bands += run(
+            "DELETE FROM similarity_bands WHERE kind = 'brief' AND item_id IN (
+                 SELECT b.id FROM briefs b JOIN issues i ON i.id = b.issue_id
+                 WHERE i.first_seen_at < $1
+                   AND b.story_id NOT IN (SELECT story_id FROM channel_stories))",
+            at - STORY_MEMORY,
+        )
+        .await?;
+        Ok(pruned)
+    }
+}

@@ -935,3 +935,56 @@ async fn a_server_may_have_ten_reposts_waiting_and_new_issues_go_before_them() {
     assert_eq!(discord.messages(300).len(), 1);
     assert!(discord.messages(100).is_empty());
 }
+
+#[tokio::test]
+async fn pruning_forgets_only_what_no_guarantee_needs() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.break_channel(200, 500);
+    let mut worker = deliverer(store, discord);
+    worker.step().await.unwrap(); // sent to 100
+    worker.step().await.unwrap(); // 200 answers 500: pending, its part in doubt
+    let now = briefbot::store::now();
+
+    // A day on: the frozen messages of the finished delivery go, nothing else.
+    let pruned = store.prune(now + chrono::Duration::days(2)).await.unwrap();
+    assert_eq!(
+        (pruned.parts, pruned.deliveries, pruned.channel_stories),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        store
+            .channel_stories(100, now - chrono::Duration::days(1))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A month on: the finished delivery, the channel's stories, the page and the bands go; the
+    // pending delivery stays whole.
+    let pruned = store.prune(now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(pruned.deliveries, 1);
+    assert_eq!(pruned.channel_stories, 3);
+    assert_eq!(pruned.pages, 0, "a hand-recorded issue has no page");
+    assert!(pruned.bands > 0);
+    assert_eq!(store.pending_deliveries().await.unwrap(), 1);
+    let pending = store
+        .due_delivery(now + chrono::Duration::days(40), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let frozen = store.frozen(pending.id).await.unwrap().unwrap();
+    assert!(
+        frozen.parts[0].attempted_at.is_some(),
+        "still in doubt, still reconcilable"
+    );
+    // Nothing more to forget.
+    assert_eq!(
+        store.prune(now + chrono::Duration::days(31)).await.unwrap(),
+        Default::default()
+    );
+}
