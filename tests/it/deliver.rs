@@ -10,7 +10,7 @@ use briefbot::store::Store;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::discord::FakeDiscord;
-use crate::support::{FakeSite, TestDb, scraper};
+use crate::support::{FakeSite, TestDb, issue_of, scraper};
 
 const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
 const GUILD: i64 = 7;
@@ -557,36 +557,6 @@ async fn paced_posts_stay_under_discords_limits_without_429s() {
         started.elapsed() >= Duration::from_millis(59 * 20),
         "paced at under 50 a second"
     );
-}
-
-/// A hand-built issue of `items` distinct briefs from the search corpus (starting at `from`),
-/// published an hour ago: more than nine items split it over two messages.
-fn issue_of(idxno: u32, from: usize, items: usize) -> briefbot::domain::Issue {
-    let corpus: serde_json::Value =
-        serde_json::from_str(&crate::support::fixture("search/corpus.json")).unwrap();
-    let briefs: Vec<briefbot::domain::Brief> = corpus["briefs"].as_array().unwrap()
-        [from..from + items]
-        .iter()
-        .map(|b| briefbot::domain::Brief {
-            headline: b["headline"].as_str().unwrap().to_owned(),
-            summary: b["summary"].as_str().unwrap().to_owned(),
-        })
-        .collect();
-    briefbot::domain::Issue {
-        url: briefbot::domain::CanonicalUrl::parse(&format!(
-            "https://www.aitimes.com/news/articleView.html?idxno={idxno}"
-        ))
-        .unwrap(),
-        title: format!("[테스트] 이슈 {idxno}"),
-        published_at: Some(briefbot::store::now() - chrono::Duration::hours(1)),
-        lead: format!("이슈 {idxno}의 리드입니다."),
-        text: briefs
-            .iter()
-            .map(|b| format!("{} {}", b.headline, b.summary))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        briefs,
-    }
 }
 
 /// The item headlines of a channel's posts, in order.

@@ -3,10 +3,12 @@
 //! - `parse` — the parsers on fixture pages (ours in `tests/fixtures/`, real third-party pages in
 //!   `tests/fixtures/real/`), no network, no database; `fixtures` — those real pages unchanged.
 //! - `scrape` — the real scraper against a fake news site on 127.0.0.1 and a real SQLite file.
-//! - `cli` — the `briefbot` binary as an operator runs it.
+//! - `cli` — the `briefbot` binary as an operator runs it; `crash` — the same binary killed
+//!   again and again during a fan-out.
 
 mod bot;
 mod cli;
+mod crash;
 mod deliver;
 mod fixtures;
 mod http;

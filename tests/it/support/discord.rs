@@ -329,6 +329,13 @@ impl FakeDiscord {
             .or_default() += n;
     }
 
+    /// Ends every stall and lost answer still scripted.
+    pub fn clear_faults(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.stalled.clear();
+        s.lost_answers.clear();
+    }
+
     /// Reads of the channel's messages (`GET /channels/{id}/messages`).
     pub fn reads(&self, channel: u64) -> usize {
         self.state

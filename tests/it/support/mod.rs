@@ -113,3 +113,33 @@ pub async fn forget_posting(store: &Store, delivery_id: i64) {
         .await
         .unwrap();
 }
+
+/// A hand-built issue of `items` distinct briefs from the search corpus (starting at `from`),
+/// published an hour ago: more than nine items split it over two messages.
+pub fn issue_of(idxno: u32, from: usize, items: usize) -> briefbot::domain::Issue {
+    let corpus: serde_json::Value =
+        serde_json::from_str(&crate::support::fixture("search/corpus.json")).unwrap();
+    let briefs: Vec<briefbot::domain::Brief> = corpus["briefs"].as_array().unwrap()
+        [from..from + items]
+        .iter()
+        .map(|b| briefbot::domain::Brief {
+            headline: b["headline"].as_str().unwrap().to_owned(),
+            summary: b["summary"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    briefbot::domain::Issue {
+        url: briefbot::domain::CanonicalUrl::parse(&format!(
+            "https://www.aitimes.com/news/articleView.html?idxno={idxno}"
+        ))
+        .unwrap(),
+        title: format!("[테스트] 이슈 {idxno}"),
+        published_at: Some(briefbot::store::now() - chrono::Duration::hours(1)),
+        lead: format!("이슈 {idxno}의 리드입니다."),
+        text: briefs
+            .iter()
+            .map(|b| format!("{} {}", b.headline, b.summary))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        briefs,
+    }
+}
