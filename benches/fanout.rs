@@ -1,38 +1,33 @@
-//! Fan-out of one issue to 1,000 subscribed channels through the real delivery worker and
-//! serenity's HTTP client, against the fake Discord enforcing Discord's limits (50 requests a
-//! second in all, 5 messages per channel in 5 seconds). The floor is 20 s; the goal 22 s, with no
-//! channel answered 429 more than once. Run with `cargo bench --bench fanout`.
+//! Fan-out through the real delivery worker and serenity's HTTP client, against the fake
+//! Discord enforcing Discord's limits (50 requests a second in all, 5 messages per channel in 5
+//! seconds). Run with `cargo bench --bench fanout [CASE]`; the cases:
+//!
+//! - `one`: an issue of one message to 1,000 channels. Floor 20 s; goal 22 s, no channel
+//!   answered 429 more than once.
+//! - `split`: an issue of three messages to 1,000 channels. Floor 60 s (3,000 posts).
+//! - `reposts`: 100 reposts queued first (10 servers with 10 each, the most a server may have),
+//!   then the one-message issue to 1,000 channels: how long those channels wait.
+//! - `doubt`: the one-message issue to 1,000 channels, the answers to 100 of the posts lost
+//!   (created, answered 502) and the nonces forgotten: what looking for in-doubt posts costs.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/discord.rs"]
 mod discord;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use briefbot::config::DatabaseUrl;
 use briefbot::deliver::{Deliverer, DeliverySettings, Step};
-use briefbot::domain::{Format, SourceId};
+use briefbot::domain::{Brief, CanonicalUrl, Format, Issue, SourceId};
 use briefbot::scrape::issue_from_page;
 use briefbot::store::outbox::ALL_SOURCES;
 use briefbot::store::{SourcePage, Store};
 
 const CHANNELS: i64 = 1000;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(format!(
-        "sqlite://{}",
-        dir.path().join("fanout.db").display()
-    ));
-    let store = Store::open(&url).await.unwrap();
-    for channel in 1..=CHANNELS {
-        store
-            .subscribe(1, channel, ALL_SOURCES, None, 1)
-            .await
-            .unwrap();
-    }
+/// The `[8월18일]` fixture issue: one message of 7 embeds.
+fn one_message_issue() -> (Issue, String) {
     let page = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/aitimes/article_214043.html"
@@ -42,60 +37,254 @@ async fn main() {
         url::Url::parse("https://www.aitimes.com/news/articleView.html?idxno=214043").unwrap();
     let mut issue = issue_from_page(&page, &page_url, Format::Ndsoft, None).unwrap();
     issue.published_at = Some(chrono::Utc::now());
-    let source = SourceId::parse("aitimes-briefing").unwrap();
-    let stored = SourcePage {
-        url: page_url.as_str(),
-        html: &page,
-        format: "ndsoft",
-    };
-    store
-        .record_issue(&source, &issue, &[], &stored)
-        .await
-        .unwrap();
-    assert_eq!(store.pending_deliveries().await.unwrap(), CHANNELS);
+    (issue, page)
+}
 
-    let discord = discord::FakeDiscord::start().await;
-    discord.enforce_limits();
-    let names = HashMap::from([(
-        "aitimes-briefing".to_owned(),
-        "AI타임스 뉴스 브리핑".to_owned(),
-    )]);
-    let mut deliverer = Deliverer::new(
-        store.clone(),
-        discord.http(),
-        names,
-        DeliverySettings::default(),
-    );
+/// 24 distinct items of the search corpus: the lead and 9 items, 10 items, 5 items.
+fn three_message_issue() -> Issue {
+    let corpus: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/search/corpus.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let briefs: Vec<Brief> = corpus["briefs"].as_array().unwrap()[..24]
+        .iter()
+        .map(|b| Brief {
+            headline: b["headline"].as_str().unwrap().to_owned(),
+            summary: b["summary"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    Issue {
+        url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=1").unwrap(),
+        title: "[벤치] 세 메시지 이슈".into(),
+        published_at: Some(chrono::Utc::now()),
+        lead: "세 개의 메시지로 나뉘는 이슈입니다.".into(),
+        text: briefs
+            .iter()
+            .map(|b| format!("{} {}", b.headline, b.summary))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        briefs,
+    }
+}
 
-    let started = Instant::now();
-    let mut retries = 0;
-    loop {
-        match deliverer.step().await.unwrap() {
-            Step::Idle => {
-                if store.pending_deliveries().await.unwrap() == 0 {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Step::Retry { .. } => retries += 1,
-            _ => {}
+struct Bench {
+    store: Store,
+    discord: discord::FakeDiscord,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(format!(
+            "sqlite://{}",
+            dir.path().join("fanout.db").display()
+        ));
+        let store = Store::open(&url).await.unwrap();
+        for channel in 1..=CHANNELS {
+            store
+                .subscribe(1, channel, ALL_SOURCES, None, 1)
+                .await
+                .unwrap();
+        }
+        let discord = discord::FakeDiscord::start().await;
+        discord.enforce_limits();
+        Self {
+            store,
+            discord,
+            _dir: dir,
         }
     }
-    let elapsed = started.elapsed();
-    let limited = discord.rate_limited();
+
+    async fn record(&self, issue: &Issue, html: &str) -> i64 {
+        let page = SourcePage {
+            url: issue.url.as_str(),
+            html,
+            format: "ndsoft",
+        };
+        match self
+            .store
+            .record_issue(
+                &SourceId::parse("aitimes-briefing").unwrap(),
+                issue,
+                &[],
+                &page,
+            )
+            .await
+            .unwrap()
+        {
+            briefbot::store::Recorded::New { id } => id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn deliverer(&self) -> Deliverer {
+        let names = HashMap::from([("aitimes-briefing".to_owned(), "AI타임스".to_owned())]);
+        Deliverer::new(
+            self.store.clone(),
+            self.discord.http(),
+            names,
+            DeliverySettings::default(),
+        )
+    }
+
+    /// Steps until nothing is pending; calls `each` after every step with the elapsed time.
+    async fn drain(&self, mut each: impl FnMut(Duration)) -> (Duration, usize) {
+        let mut deliverer = self.deliverer();
+        let started = Instant::now();
+        let mut retries = 0;
+        loop {
+            match deliverer.step().await.unwrap() {
+                Step::Idle => {
+                    if self.store.pending_deliveries().await.unwrap() == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Step::Retry { .. } => retries += 1,
+                _ => {}
+            }
+            each(started.elapsed());
+        }
+        (started.elapsed(), retries)
+    }
+
+    fn report_limits(&self, retries: usize) {
+        let limited = self.discord.rate_limited();
+        println!(
+            "429 answers: {} in all, at most {} in one channel; deliveries put off: {retries}",
+            limited.values().sum::<usize>(),
+            limited.values().max().copied().unwrap_or(0)
+        );
+    }
+}
+
+async fn one() {
+    let b = Bench::new().await;
+    let (issue, html) = one_message_issue();
+    b.record(&issue, &html).await;
+    let (elapsed, retries) = b.drain(|_| {}).await;
+    println!("## one: an issue of one message to {CHANNELS} channels");
     println!(
-        "## Fan-out of one issue to {CHANNELS} channels (fake Discord enforcing 50 req/s and 5 msg/5 s per channel)"
-    );
-    println!(
-        "posted {} messages in {:.2} s ({:.1} messages/s)",
-        discord.all_messages(),
+        "posted {} messages in {:.2} s ({:.1} messages/s; floor 20 s)",
+        b.discord.all_messages(),
         elapsed.as_secs_f64(),
-        discord.all_messages() as f64 / elapsed.as_secs_f64()
+        b.discord.all_messages() as f64 / elapsed.as_secs_f64()
+    );
+    b.report_limits(retries);
+    assert_eq!(b.discord.all_messages() as i64, CHANNELS);
+}
+
+async fn split() {
+    let b = Bench::new().await;
+    b.record(&three_message_issue(), "").await;
+    let (elapsed, retries) = b.drain(|_| {}).await;
+    println!("## split: an issue of three messages to {CHANNELS} channels");
+    println!(
+        "posted {} messages in {:.2} s ({:.1} messages/s; floor 60 s)",
+        b.discord.all_messages(),
+        elapsed.as_secs_f64(),
+        b.discord.all_messages() as f64 / elapsed.as_secs_f64()
+    );
+    b.report_limits(retries);
+    assert_eq!(b.discord.all_messages() as i64, 3 * CHANNELS);
+}
+
+async fn reposts() {
+    let b = Bench::new().await;
+    let old = {
+        let mut issue = three_message_issue();
+        issue.published_at = Some(chrono::Utc::now() - chrono::Duration::days(40));
+        issue
+    };
+    let old_id = b.record(&old, "").await;
+    // 10 servers, 10 reposts each (the most a server may have waiting), to 100 channels.
+    for server in 0..10 {
+        for i in 0..10 {
+            let channel = 5_000 + server * 10 + i;
+            assert!(
+                b.store
+                    .enqueue_repost(100 + server, channel, old_id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    }
+    let (issue, html) = one_message_issue();
+    b.record(&issue, &html).await;
+    let subscribed = |b: &Bench| {
+        (1..=CHANNELS)
+            .filter(|c| !b.discord.messages(*c as u64).is_empty())
+            .count() as i64
+    };
+    let mut all_new_at = None;
+    let mut steps = 0;
+    let (elapsed, retries) = b
+        .drain(|t| {
+            steps += 1;
+            // Checking every channel is slow: every 50 steps, then every step near the end.
+            if all_new_at.is_none()
+                && (steps % 50 == 0 || b.discord.all_messages() as i64 >= CHANNELS)
+                && subscribed(&b) == CHANNELS
+            {
+                all_new_at = Some(t);
+            }
+        })
+        .await;
+    println!(
+        "## reposts: 100 reposts (3 messages each) queued first, then an issue of one message to {CHANNELS} channels"
     );
     println!(
-        "429 answers: {} in all, at most {} in one channel; deliveries put off: {retries}",
-        limited.values().sum::<usize>(),
-        limited.values().max().copied().unwrap_or(0)
+        "the {CHANNELS} channels had the new issue after {:.2} s (floor 20 s; `one` alone: ~21 s); all {} messages after {:.2} s",
+        all_new_at.unwrap_or(elapsed).as_secs_f64(),
+        b.discord.all_messages(),
+        elapsed.as_secs_f64()
     );
-    assert_eq!(discord.all_messages() as i64, CHANNELS);
+    b.report_limits(retries);
+    assert_eq!(b.discord.all_messages() as i64, CHANNELS + 300);
+}
+
+async fn doubt() {
+    let b = Bench::new().await;
+    b.discord.forget_nonces_after(Duration::ZERO);
+    for channel in (1..=CHANNELS).step_by(10) {
+        b.discord.lose_answers(channel as u64, 1);
+    }
+    let (issue, html) = one_message_issue();
+    b.record(&issue, &html).await;
+    let (elapsed, retries) = b.drain(|_| {}).await;
+    let posts: usize = (1..=CHANNELS).map(|c| b.discord.requests(c as u64)).sum();
+    let reads: usize = (1..=CHANNELS).map(|c| b.discord.reads(c as u64)).sum();
+    println!("## doubt: one message to {CHANNELS} channels, 100 answers lost, nonces forgotten");
+    println!(
+        "{} messages in {:.2} s; {posts} posts and {reads} channel reads for 100 in-doubt posts: {:.2} extra requests each (and one GET /users/@me per process)",
+        b.discord.all_messages(),
+        elapsed.as_secs_f64(),
+        (posts + reads - CHANNELS as usize) as f64 / 100.0
+    );
+    b.report_limits(retries);
+    assert_eq!(b.discord.all_messages() as i64, CHANNELS, "no post doubled");
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let run = |case: &str| only.as_deref().is_none_or(|o| o == case);
+    if run("one") {
+        one().await;
+    }
+    if run("split") {
+        split().await;
+    }
+    if run("reposts") {
+        reposts().await;
+    }
+    if run("doubt") {
+        doubt().await;
+    }
 }
