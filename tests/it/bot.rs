@@ -989,3 +989,31 @@ async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
     assert!(is_ephemeral(&reply), "{reply}");
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn repost_says_so_when_the_server_has_ten_reposts_waiting() {
+    let bot = Running::start().await;
+    bot.scrape().await;
+    let issue = bot.store.latest(1, None).await.unwrap()[0].id;
+    // Ten reposts that cannot go out yet (the channel answers 500).
+    bot.discord.break_channel(OTHER_CHANNEL, 500);
+    for _ in 0..10 {
+        bot.store
+            .enqueue_repost(GUILD as i64, OTHER_CHANNEL as i64, issue)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    let (_, reply) = bot.ask("repost", json!([]), ADMIN, MANAGE_GUILD).await;
+
+    assert!(is_ephemeral(&reply), "{reply}");
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("10 reposts waiting"),
+        "{reply}"
+    );
+    bot.shutdown().await;
+}
