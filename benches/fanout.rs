@@ -40,8 +40,8 @@ fn one_message_issue() -> (Issue, String) {
     (issue, page)
 }
 
-/// 24 distinct items of the search corpus: the lead and 9 items, 10 items, 5 items.
-fn three_message_issue() -> Issue {
+/// The first `n` items of the search corpus, all distinct.
+fn three_message_issue_items(n: usize) -> Vec<Brief> {
     let corpus: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -50,13 +50,18 @@ fn three_message_issue() -> Issue {
         .unwrap(),
     )
     .unwrap();
-    let briefs: Vec<Brief> = corpus["briefs"].as_array().unwrap()[..24]
+    corpus["briefs"].as_array().unwrap()[..n]
         .iter()
         .map(|b| Brief {
             headline: b["headline"].as_str().unwrap().to_owned(),
             summary: b["summary"].as_str().unwrap().to_owned(),
         })
-        .collect();
+        .collect()
+}
+
+/// 24 distinct items of the search corpus: the lead and 9 items, 10 items, 5 items.
+fn three_message_issue() -> Issue {
+    let briefs = three_message_issue_items(24);
     Issue {
         url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=1").unwrap(),
         title: "[벤치] 세 메시지 이슈".into(),
@@ -153,6 +158,22 @@ impl Bench {
         (started.elapsed(), retries)
     }
 
+    /// The database's size in bytes, its log checkpointed into it first.
+    async fn size(&self) -> u64 {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(self.store.pool())
+            .await
+            .unwrap();
+        let (pages, page_size): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),
+                    (SELECT page_size FROM pragma_page_size())",
+        )
+        .fetch_one(self.store.pool())
+        .await
+        .unwrap();
+        (pages * page_size) as u64
+    }
+
     fn report_limits(&self, retries: usize) {
         let limited = self.discord.rate_limited();
         println!(
@@ -165,9 +186,12 @@ impl Bench {
 
 async fn one() {
     let b = Bench::new().await;
+    let before = b.size().await;
     let (issue, html) = one_message_issue();
     b.record(&issue, &html).await;
+    let stored = b.size().await;
     let (elapsed, retries) = b.drain(|_| {}).await;
+    let after = b.size().await;
     println!("## one: an issue of one message to {CHANNELS} channels");
     println!(
         "posted {} messages in {:.2} s ({:.1} messages/s; floor 20 s)",
@@ -176,6 +200,48 @@ async fn one() {
         b.discord.all_messages() as f64 / elapsed.as_secs_f64()
     );
     b.report_limits(retries);
+    let pruned = b
+        .store
+        .prune(chrono::Utc::now() + chrono::Duration::days(2))
+        .await
+        .unwrap();
+    let kept = b.size().await;
+    let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let (day_kib, frozen_kib) = (
+        kib(kept.saturating_sub(stored)),
+        kib(after.saturating_sub(kept)),
+    );
+    println!(
+        "size: the first issue {:.0} KiB; its {CHANNELS} deliveries {:.0} KiB, of which {frozen_kib:.0} KiB of frozen messages that the prune removes a day later ({} rows) and {day_kib:.0} KiB kept 30 days",
+        kib(stored - before),
+        kib(after - stored),
+        pruned.parts
+    );
+    // What one more issue costs once the database has some (the first one also allocates the
+    // first pages of every table): 12 issues of 6 distinct items with the same page, too old
+    // to be posted.
+    let corpus = three_message_issue_items(72);
+    let at_start = b.size().await;
+    for (n, items) in corpus.chunks(6).enumerate() {
+        let mut more = issue.clone();
+        more.url = CanonicalUrl::parse(&format!("https://bench.example/issue/{n}")).unwrap();
+        more.briefs = items.to_vec();
+        more.text = items
+            .iter()
+            .map(|b| format!("{} {}", b.headline, b.summary))
+            .collect::<Vec<_>>()
+            .join("\n");
+        more.published_at = Some(chrono::Utc::now() - chrono::Duration::days(40));
+        b.record(&more, &html).await;
+    }
+    let issue_kib = kib(b.size().await - at_start) / 12.0;
+    // Pages are kept 30 days; the rest of an issue for ever.
+    let page_kib = kib(html.len() as u64);
+    println!("each further issue: {issue_kib:.0} KiB, of which its page {page_kib:.0} KiB");
+    println!(
+        "projected after a year of one such issue a day: {:.0} MiB (30 days of deliveries, channel stories and pages, a day of frozen messages, 365 issues)",
+        (30.0 * (day_kib + page_kib) + frozen_kib + 365.0 * (issue_kib - page_kib)) / 1024.0
+    );
     assert_eq!(b.discord.all_messages() as i64, CHANNELS);
 }
 

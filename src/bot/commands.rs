@@ -477,6 +477,9 @@ async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
             )
         );
     }
+    if bot.telemetry.unauthorized() {
+        text.push_str("⛔ Discord rejected the bot token (401): nothing is posted until briefbot is restarted with a valid DISCORD_TOKEN.\n");
+    }
     for (channel, since) in &history_denied {
         let _ = writeln!(
             text,
