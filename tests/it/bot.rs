@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::support::discord::{FakeDiscord, autocomplete, button_press, command};
+use crate::support::eventually;
 use crate::support::{FakeSite, TestDb, scraper};
 
 const GUILD: u64 = 7;
@@ -852,18 +853,6 @@ async fn no_reply_of_any_kind_and_no_post_can_ping() {
         "the scraped @everyone was posted (escaped, allowed to ping no one)"
     );
     bot.shutdown().await;
-}
-
-/// Waits up to `secs` seconds for `done`.
-async fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} within {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use briefbot::store::Store;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::discord::FakeDiscord;
-use crate::support::{FakeSite, TestDb, issue_of, record};
+use crate::support::{FakeSite, TestDb, eventually, issue_of, record};
 
 const CHANNELS: u64 = 50;
 const FIRST_CHANNEL: u64 = 1000;
@@ -35,18 +35,6 @@ fn start(dir: &Path, discord: &FakeDiscord, log: &str) -> tokio::process::Child 
         .kill_on_drop(true)
         .spawn()
         .unwrap()
-}
-
-/// Waits until `done` or `secs` seconds.
-async fn until(secs: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} within {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,9 +113,9 @@ async fn killed_at_any_point_and_restarted_every_channel_gets_every_part_exactly
         let mut child = start(dir, &discord, &log);
         logs.push(log);
         if *more == 0 {
-            until(30, "the bot connects", || discord.identified() > identified).await;
+            eventually(30, "the bot connects", || discord.identified() > identified).await;
         } else {
-            until(60, "the posts of this round", || {
+            eventually(60, "the posts of this round", || {
                 discord.all_messages() >= before + more
             })
             .await;
@@ -140,7 +128,7 @@ async fn killed_at_any_point_and_restarted_every_channel_gets_every_part_exactly
 
     // The last run goes to the end and stops cleanly.
     let mut child = start(dir, &discord, "final.log");
-    until(120, "every part posted", || {
+    eventually(120, "every part posted", || {
         discord.all_messages() >= expected
     })
     .await;

@@ -70,11 +70,20 @@ fn fast() -> DeliverySettings {
 }
 
 fn deliverer(store: &Store, discord: &FakeDiscord) -> Deliverer {
+    deliverer_with(store, discord.http(), fast())
+}
+
+/// A worker with its own HTTP client (a short timeout, say) or settings (Discord's pacing).
+fn deliverer_with(
+    store: &Store,
+    http: std::sync::Arc<serenity::http::Http>,
+    settings: DeliverySettings,
+) -> Deliverer {
     let names = HashMap::from([(
         "aitimes-briefing".to_owned(),
         "AI타임스 뉴스 브리핑".to_owned(),
     )]);
-    Deliverer::new(store.clone(), discord.http(), names, fast())
+    Deliverer::new(store.clone(), http, names, settings)
 }
 
 /// A fake news site with the given issues listed, a fake Discord and a fresh database.
@@ -372,11 +381,9 @@ async fn a_post_that_times_out_is_in_doubt_and_found_instead_of_posted_twice() {
     discord.forget_nonces_after(Duration::ZERO);
     w.subscribe(100).await;
     w.scrape().await;
-    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
-    let mut worker = Deliverer::new(
-        store.clone(),
+    let mut worker = deliverer_with(
+        store,
         discord.http_with_timeout(Duration::from_millis(500)),
-        names,
         fast(),
     );
 
@@ -534,14 +541,8 @@ async fn paced_posts_stay_under_discords_limits_without_429s() {
         w.subscribe(channel).await;
     }
     w.scrape().await;
-    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI타임스".to_owned())]);
     // Discord's real pacing, not the tests' fast one.
-    let mut worker = Deliverer::new(
-        store.clone(),
-        discord.http(),
-        names,
-        DeliverySettings::default(),
-    );
+    let mut worker = deliverer_with(store, discord.http(), DeliverySettings::default());
 
     let started = std::time::Instant::now();
     let steps = drain(&mut worker).await;
@@ -578,12 +579,11 @@ async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_chann
     // 14 items: the lead and 9 items, then 5 items.
     let split = issue_of(1, 0, 14);
     crate::support::record(store, "aitimes-briefing", &split).await;
-    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
     let settings = DeliverySettings {
         retry_base: Duration::from_secs(3),
         ..fast()
     };
-    let mut worker = Deliverer::new(store.clone(), discord.http(), names, settings);
+    let mut worker = deliverer_with(store, discord.http(), settings);
     // The second part is refused once: the first part is out, the second waits 2-3 seconds.
     discord.script(100, &[200, 403]);
     let first = worker.step().await.unwrap();
@@ -845,14 +845,8 @@ async fn a_channel_waiting_on_its_limit_does_not_hold_back_the_others() {
     for channel in 201..=205 {
         store.enqueue_repost(8, channel, 1).await.unwrap().unwrap();
     }
-    let names = HashMap::from([("aitimes-briefing".to_owned(), "AI".to_owned())]);
     // Discord's pacing: 5 posts per channel in 5 seconds.
-    let mut worker = Deliverer::new(
-        store.clone(),
-        discord.http(),
-        names,
-        DeliverySettings::default(),
-    );
+    let mut worker = deliverer_with(store, discord.http(), DeliverySettings::default());
     let started = std::time::Instant::now();
 
     // The first five reposts go out, then channel 100 must wait 5 s: the others go first.

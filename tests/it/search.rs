@@ -221,17 +221,23 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
     // Refilled oldest first: rowids follow the issues' dates, as the newest-first ranking
     // window expects.
     // Each issue's own document (title and lead) comes before its items.
-    let order: Vec<(String, i64)> = sqlx::query_as(
+    let order = index_order(&reopened).await;
+    assert_eq!(order.len(), 84 + 23);
+    assert!(order.is_sorted(), "{order:?}");
+}
+
+/// Each indexed document in rowid order: its issue's publish time, and whether it is an item
+/// (1) or the issue's own title and lead (0).
+async fn index_order(store: &Store) -> Vec<(String, i64)> {
+    sqlx::query_as(
         "SELECT i.published_at, s.doc > 0 FROM search_index s
          LEFT JOIN briefs b ON b.id = s.doc
          JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
          ORDER BY s.rowid",
     )
-    .fetch_all(reopened.pool())
+    .fetch_all(store.pool())
     .await
-    .unwrap();
-    assert_eq!(order.len(), 84 + 23);
-    assert!(order.is_sorted(), "{order:?}");
+    .unwrap()
 }
 
 fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
@@ -347,15 +353,7 @@ async fn a_database_of_the_previous_version_gets_its_issues_indexed_in_age_order
     let found = upgraded.search("센스타임", None, 10, 0).await.unwrap();
     assert_eq!(keys(&found), keys(&lead_only));
     assert_eq!(ids[&found[0].key], "i0808");
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT i.published_at, s.doc > 0 FROM search_index s
-         LEFT JOIN briefs b ON b.id = s.doc
-         JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
-         ORDER BY s.rowid",
-    )
-    .fetch_all(upgraded.pool())
-    .await
-    .unwrap();
+    let rows = index_order(&upgraded).await;
     assert_eq!(rows.len(), 83 + 22, "every brief and every issue, once");
     assert!(
         rows.is_sorted(),

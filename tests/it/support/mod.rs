@@ -143,3 +143,16 @@ pub fn issue_of(idxno: u32, from: usize, items: usize) -> briefbot::domain::Issu
         briefs,
     }
 }
+
+/// Waits up to `secs` seconds for `done`, looking every 2 ms (a test that kills a process the
+/// moment something happens needs to see it soon).
+pub async fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
