@@ -112,7 +112,6 @@ pub fn is_noise(line: &str) -> bool {
     }
     // "▲4일 세종시청에서 … 전달식이 열렸다." is how Korean papers caption a photo.
     line.starts_with('▲')
-        || CAPTION.is_match(line)
         || BYLINE.is_match(line)
         || REPORTER.is_match(line)
         || COMMENT_COUNT.is_match(line)
@@ -138,12 +137,21 @@ fn caption_key(line: &str) -> String {
         .collect()
 }
 
-/// Drops noise lines, a caption repeated on the next line (both copies), and `title` repeated
-/// at the top.
+/// A line without the photo credit at its end (`(사진=셔터스톡)`): a line that is only a
+/// credit becomes empty, an item or a sentence that ends with one keeps the rest.
+fn without_credit(line: &str) -> &str {
+    match CAPTION.find(line) {
+        Some(credit) => line[..credit.start()].trim_end(),
+        None => line,
+    }
+}
+
+/// Drops noise lines and photo credits, a caption repeated on the next line (both copies), and
+/// `title` repeated at the top.
 pub fn clean_lines(lines: &[String], title: Option<&str>) -> Vec<String> {
     let kept: Vec<&str> = lines
         .iter()
-        .map(|l| l.trim())
+        .map(|l| without_credit(l.trim()))
         .filter(|l| !is_noise(l))
         .collect();
     let keys: Vec<String> = kept.iter().map(|l| caption_key(l)).collect();
@@ -226,9 +234,6 @@ mod tests {
     #[test]
     fn noise_lines_are_recognised() {
         for noise in [
-            "(사진=셔터스톡)",
-            " (사진=앵귈라 정부 공식 브로셔)",
-            "솔트룩스가 행사를 열었다. (사진=솔트룩스)",
             "AI타임스 news@aitimes.com",
             "홍길동 기자 hong@aitimes.com",
             "기사를 읽어드립니다",
@@ -254,6 +259,36 @@ mod tests {
         ] {
             assert!(!is_noise(content), "{content:?} is content");
         }
+    }
+
+    #[test]
+    fn only_the_photo_credit_is_dropped() {
+        let lines = owned(&[
+            "(사진=셔터스톡)",
+            " (사진=앵귈라 정부 공식 브로셔)",
+            "첫 문단입니다.",
+            "이어 국내외 주요 뉴스입니다.",
+            "■ 엔비디아, 새 칩 공개 (사진=엔비디아)",
+            "엔비디아가 새 칩을 공개했습니다. (사진=엔비디아)",
+            "■ 둘째 소식",
+            "둘째 요약.",
+        ]);
+        let split = split(&lines, None);
+        assert_eq!(split.lead, "첫 문단입니다.");
+        assert_eq!(
+            split.briefs,
+            vec![
+                Brief {
+                    headline: "엔비디아, 새 칩 공개".into(),
+                    summary: "엔비디아가 새 칩을 공개했습니다.".into()
+                },
+                Brief {
+                    headline: "둘째 소식".into(),
+                    summary: "둘째 요약.".into()
+                },
+            ]
+        );
+        assert!(!split.text.contains("사진="), "{}", split.text);
     }
 
     #[test]

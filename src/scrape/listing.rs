@@ -51,7 +51,12 @@ static LIST_DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// Which kind of list a page is, when the source says `auto`.
 pub fn sniff(text: &str) -> Format {
     let head = text.trim_start_matches('\u{feff}').trim_start();
-    let head = &head[..head.len().min(512)];
+    // The first 512 characters, cut at a character boundary: byte 512 may fall inside a
+    // Hangul syllable.
+    let head = head
+        .char_indices()
+        .nth(512)
+        .map_or(head, |(end, _)| &head[..end]);
     if head.starts_with("<?xml")
         || head.starts_with("<rss")
         || head.starts_with("<feed")
@@ -160,10 +165,13 @@ fn list_date(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Some(year) = c.get(1) {
         return at(year.as_str().parse().ok()?);
     }
-    match at(now_kst.year()) {
-        Some(t) if t <= now + chrono::Duration::days(1) => Some(t),
-        _ => at(now_kst.year() - 1),
-    }
+    // Of last year, this year and next year (in Korea), the date closest to `now` that is not
+    // more than a day ahead of it: `12-31 23:50` seen on January 1st is last year's, and
+    // `01-01 00:05` seen while a clock still reads December 31st is next year's.
+    (now_kst.year() - 1..=now_kst.year() + 1)
+        .filter_map(at)
+        .filter(|t| *t <= now + chrono::Duration::days(1))
+        .min_by_key(|t| (*t - now).num_seconds().abs())
 }
 
 fn parse_wordpress(doc: &Html, base: &Url) -> Vec<ListEntry> {
@@ -280,6 +288,62 @@ mod tests {
         assert_eq!(
             sniff("<html><div class=\"td_module_10\">"),
             Format::Wordpress
+        );
+    }
+
+    #[test]
+    fn sniffing_korean_text_never_cuts_a_syllable() {
+        // Byte 512 falls inside a three-byte syllable at every offset of the padding.
+        for pad in 0..3 {
+            let page = format!("<html>{}{}", " ".repeat(pad), "뉴스".repeat(300));
+            assert_eq!(sniff(&page), Format::Wordpress);
+        }
+        assert_eq!(sniff(&format!("<rss>{}", "가".repeat(600))), Format::Rss);
+    }
+
+    #[test]
+    fn a_year_less_list_date_gets_the_year_that_puts_it_nearest_now() {
+        let kst_at = |y, m, d, h, min| {
+            kst()
+                .with_ymd_and_hms(y, m, d, h, min, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // Seen on January 1st: late December is last year's.
+        let new_year = kst_at(2027, 1, 1, 0, 10);
+        assert_eq!(
+            list_date("12-31 23:50", new_year),
+            Some(kst_at(2026, 12, 31, 23, 50))
+        );
+        assert_eq!(
+            list_date("01-01 00:05", new_year),
+            Some(kst_at(2027, 1, 1, 0, 5))
+        );
+        // A clock still at December 31st (a few minutes slow) sees next year's first entry.
+        let slow = kst_at(2026, 12, 31, 23, 58);
+        assert_eq!(
+            list_date("01-01 00:05", slow),
+            Some(kst_at(2027, 1, 1, 0, 5))
+        );
+        assert_eq!(
+            list_date("12-31 23:50", slow),
+            Some(kst_at(2026, 12, 31, 23, 50))
+        );
+        // Mid-year, an entry from last December stays last year's.
+        let june = kst_at(2027, 6, 15, 12, 0);
+        assert_eq!(
+            list_date("12-20 07:00", june),
+            Some(kst_at(2026, 12, 20, 7, 0))
+        );
+        assert_eq!(
+            list_date("06-15 07:00", june),
+            Some(kst_at(2027, 6, 15, 7, 0))
+        );
+        // A leap day outside a leap year does not exist.
+        assert_eq!(list_date("02-29 07:00", kst_at(2027, 3, 1, 0, 0)), None);
+        assert_eq!(
+            list_date("02-29 07:00", kst_at(2028, 3, 1, 0, 0)),
+            Some(kst_at(2028, 2, 29, 7, 0))
         );
     }
 
