@@ -82,15 +82,24 @@ struct SourceHealth {
     consecutive_failures: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
+    /// Restarts of its polling loop after it ended abnormally, since the process started.
+    restarts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_restart_reason: Option<String>,
 }
 
 /// Every configured source with what the database knows of it (nothing yet for a source that
 /// has not been polled).
-fn source_health(sources: &[SourceConfig], states: &[SourceState]) -> Vec<SourceHealth> {
+fn source_health(
+    sources: &[SourceConfig],
+    states: &[SourceState],
+    telemetry: &Telemetry,
+) -> Vec<SourceHealth> {
     sources
         .iter()
         .map(|s| {
             let state = states.iter().find(|st| st.id == s.id.as_str());
+            let (restarts, last_restart_reason) = telemetry.source_restarts(s.id.as_str());
             SourceHealth {
                 id: s.id.to_string(),
                 name: s.name.clone(),
@@ -101,6 +110,8 @@ fn source_health(sources: &[SourceConfig], states: &[SourceState]) -> Vec<Source
                 last_error: state
                     .filter(|st| st.consecutive_failures > 0)
                     .and_then(|st| st.last_error.clone()),
+                restarts,
+                last_restart_reason,
             }
         })
         .collect()
@@ -117,7 +128,7 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         Ok((states, pending)) => (
             "ok",
             Some(pending),
-            source_health(&endpoint.sources, &states),
+            source_health(&endpoint.sources, &states, &endpoint.telemetry),
         ),
         Err(e) => {
             tracing::error!(error = %e, "healthz: the database does not answer");
@@ -237,6 +248,11 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
         "Scrape passes since the process started, by source and outcome",
         t.scrapes.clone(),
     );
+    registry.register(
+        "source_restarts",
+        "Restarts of a source's polling loop after it ended abnormally, by source",
+        t.source_restarts.clone(),
+    );
     let read = async {
         let states = endpoint.store.source_states().await?;
         let deliveries = endpoint.store.delivery_counts().await?;
@@ -257,7 +273,7 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
         let failures = Family::<Labels, Gauge>::default();
         let attempt = Family::<Labels, Gauge>::default();
         let success = Family::<Labels, Gauge>::default();
-        for s in source_health(&endpoint.sources, &states) {
+        for s in source_health(&endpoint.sources, &states, &endpoint.telemetry) {
             let labels = vec![("source", s.id.clone())];
             issues.get_or_create(&labels).set(s.issues);
             failures.get_or_create(&labels).set(s.consecutive_failures);

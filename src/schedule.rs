@@ -1,6 +1,7 @@
 //! The polling loop: each source is scraped on its own interval, backing off while it fails,
 //! independently of the others. A step function ([`poll_once`]) plus a loop around it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,35 +46,147 @@ pub async fn run(
     telemetry: Arc<Telemetry>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for source in sources {
+    let pass = move |source: SourceConfig, failures: u32| {
         let scraper = scraper.clone();
+        async move { poll_once(&scraper, &source, failures).await }
+    };
+    supervise(sources, pass, telemetry, shutdown, RESTART_BASE).await;
+}
+
+/// The first wait before a source's polling loop that ended abnormally is started again; it
+/// doubles with each restart of that source, up to [`MAX_RESTART_WAIT`].
+pub const RESTART_BASE: Duration = Duration::from_secs(1);
+pub const MAX_RESTART_WAIT: Duration = Duration::from_secs(300);
+
+/// Runs one polling loop per source, each independent of the others, and restarts a loop that
+/// ends abnormally (a panic in a pass) after a growing wait: one bad page must not stop a source
+/// for good. Restarts are logged with the source and the panic, and counted in `telemetry`
+/// (shown by `/healthz`, `/metrics` and `/status`).
+pub async fn supervise<P, F>(
+    sources: Vec<SourceConfig>,
+    pass: P,
+    telemetry: Arc<Telemetry>,
+    shutdown: watch::Receiver<bool>,
+    restart_base: Duration,
+) where
+    P: Fn(SourceConfig, u32) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = u32> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, (SourceConfig, u32)> = HashMap::new();
+    let spawn = |tasks: &mut tokio::task::JoinSet<()>, source: SourceConfig, wait: Duration| {
+        let pass = pass.clone();
         let mut shutdown = shutdown.clone();
         let telemetry = telemetry.clone();
-        tasks.spawn(async move {
-            let mut failures = 0;
-            while !*shutdown.borrow() {
-                failures = poll_once(&scraper, &source, failures).await;
-                telemetry.scrape(source.id.as_str(), failures == 0);
-                let delay = next_delay(source.poll_every, failures);
-                tracing::debug!(source = %source.id, ?delay, "next pass");
+        tasks
+            .spawn(async move {
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
                 }
-            }
-        });
+                let mut failures = 0;
+                while !*shutdown.borrow() {
+                    failures = pass(source.clone(), failures).await;
+                    telemetry.scrape(source.id.as_str(), failures == 0);
+                    let delay = next_delay(source.poll_every, failures);
+                    tracing::debug!(source = %source.id, ?delay, "next pass");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                    }
+                }
+            })
+            .id()
+    };
+    for source in sources {
+        let id = spawn(&mut tasks, source.clone(), Duration::ZERO);
+        running.insert(id, (source, 0));
     }
-    while let Some(result) = tasks.join_next().await {
-        if let Err(e) = result {
-            tracing::error!(error = %e, "a source's polling task ended abnormally");
+    while let Some(ended) = tasks.join_next_with_id().await {
+        let Err(error) = ended else {
+            continue;
+        };
+        let Some((source, restarts)) = running.remove(&error.id()) else {
+            continue;
+        };
+        if *shutdown.borrow() || error.is_cancelled() {
+            continue;
         }
+        let why = match error.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned()),
+            Err(error) => error.to_string(),
+        };
+        let wait = restart_base
+            .saturating_mul(1u32 << restarts.min(16))
+            .min(MAX_RESTART_WAIT.max(restart_base));
+        tracing::error!(source = %source.id, error = %why, ?wait, "a source's polling loop ended abnormally; restarting it");
+        telemetry.source_restarted(source.id.as_str(), &why);
+        let id = spawn(&mut tasks, source.clone(), wait);
+        running.insert(id, (source, restarts + 1));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_loop_that_panics_is_restarted_and_the_others_go_on() {
+        let telemetry = Arc::new(Telemetry::default());
+        let passes = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = passes.clone();
+        // The "bad" source panics on its first two passes, then works.
+        let pass = move |source: SourceConfig, _failures: u32| {
+            let seen = seen.clone();
+            async move {
+                let id = source.id.to_string();
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(id.clone());
+                    seen.iter().filter(|s| **s == id).count()
+                };
+                if id == "bad" && n <= 2 {
+                    panic!("byte index 512 is not a char boundary");
+                }
+                0
+            }
+        };
+        let source = |id: &str| SourceConfig {
+            id: crate::domain::SourceId::parse(id).unwrap(),
+            poll_every: Duration::from_secs(60),
+            ..SourceConfig::aitimes_briefing()
+        };
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(supervise(
+            vec![source("bad"), source("good")],
+            pass,
+            telemetry.clone(),
+            stopped,
+            Duration::from_secs(1),
+        ));
+        // Restarts wait 1 s, then 2 s; a minute later both sources have polled again.
+        tokio::time::sleep(Duration::from_secs(65)).await;
+        stop.send(true).unwrap();
+        task.await.unwrap();
+
+        let passes = passes.lock().unwrap().clone();
+        let of = |id: &str| passes.iter().filter(|s| *s == id).count();
+        assert_eq!(of("good"), 2, "{passes:?}");
+        assert_eq!(
+            of("bad"),
+            4,
+            "two panics, then a pass, and one a minute later: {passes:?}"
+        );
+        assert_eq!(
+            telemetry.source_restarts("bad"),
+            (2, Some("byte index 512 is not a char boundary".to_owned()))
+        );
+        assert_eq!(telemetry.source_restarts("good"), (0, None));
+    }
 
     #[test]
     fn failures_back_off_up_to_an_hour() {

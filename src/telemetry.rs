@@ -2,6 +2,8 @@
 //! endpoint ([`crate::http`]). One [`Telemetry`] is shared by the bot, the delivery worker and
 //! the scheduler; counting is a relaxed atomic add.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus_client::metrics::counter::Counter;
@@ -25,6 +27,11 @@ pub struct Telemetry {
     pub interactions: Family<Labels, Counter>,
     /// Scrape passes, by `source` and `outcome`: `ok` or `error`.
     pub scrapes: Family<Labels, Counter>,
+    /// Restarts of a source's polling loop that ended abnormally, by `source`.
+    pub source_restarts: Family<Labels, Counter>,
+    /// Why each source's loop last ended abnormally (a std mutex: held for a lookup, never
+    /// across an await).
+    restart_reasons: Mutex<HashMap<String, String>>,
 }
 
 impl Telemetry {
@@ -52,6 +59,28 @@ impl Telemetry {
         self.interactions
             .get_or_create(&vec![("type", kind.to_owned())])
             .inc();
+    }
+
+    /// Records that `source`'s polling loop ended abnormally (`why`) and is restarted.
+    pub fn source_restarted(&self, source: &str, why: &str) {
+        self.source_restarts
+            .get_or_create(&vec![("source", source.to_owned())])
+            .inc();
+        if let Ok(mut reasons) = self.restart_reasons.lock() {
+            reasons.insert(source.to_owned(), why.to_owned());
+        }
+    }
+
+    /// How often `source`'s loop was restarted since the process started, and why it last was.
+    pub fn source_restarts(&self, source: &str) -> (u64, Option<String>) {
+        let labels = vec![("source", source.to_owned())];
+        let count = self.source_restarts.get(&labels).map_or(0, |c| c.get());
+        let why = self
+            .restart_reasons
+            .lock()
+            .ok()
+            .and_then(|r| r.get(source).cloned());
+        (count, why)
     }
 
     /// Counts a scrape pass of `source`.

@@ -464,6 +464,13 @@ async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
                 truncate(st.last_error.as_deref().unwrap_or(""), 200)
             );
         }
+        if let (restarts @ 1.., why) = bot.telemetry.source_restarts(s.id.as_str()) {
+            let _ = write!(
+                text,
+                "; its polling stopped abnormally and was restarted {restarts} time(s) (last: {})",
+                truncate(why.as_deref().unwrap_or("unknown"), 120)
+            );
+        }
         text.push('\n');
     }
     for p in &paused {

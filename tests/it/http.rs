@@ -102,6 +102,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
     telemetry.scrape("aitimes-briefing", true);
     telemetry.scrape("aitimes-briefing", false);
     telemetry.scrape("aitimes-briefing", true);
+    telemetry.source_restarted("aitimes-briefing", "a parser panicked");
 
     let (status, kind, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 200, "{body}");
@@ -118,6 +119,12 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         health["sources"][0]["last_success_at"],
         at.to_rfc3339_opts(SecondsFormat::Secs, true)
     );
+    assert_eq!(health["sources"][0]["restarts"], 1);
+    assert_eq!(
+        health["sources"][0]["last_restart_reason"],
+        "a parser panicked"
+    );
+    assert_eq!(health["sources"][1]["restarts"], 0);
     assert_eq!(health["sources"][1]["id"], "never-polled");
     assert_eq!(health["sources"][1]["issues"], 0);
     assert_eq!(health["sources"][1]["last_success_at"], Value::Null);
@@ -146,6 +153,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         "briefbot_interactions_total{type=\"command\"} 1",
         "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"ok\"} 2",
         "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"error\"} 1",
+        "briefbot_source_restarts_total{source=\"aitimes-briefing\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }
