@@ -24,6 +24,8 @@
 //!   pauses channels that refuse.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
 //! - [`output`] and [`cli`] — what the command line prints and does.
+//! - [`logging`] — the log's writer, which scrubs the bot token and interaction tokens from
+//!   every line.
 //! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`; [`telemetry`] — what the
 //!   process counts for it.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
@@ -36,6 +38,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod domain;
 pub mod http;
+pub mod logging;
 pub mod output;
 pub mod render;
 pub mod schedule;

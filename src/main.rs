@@ -17,9 +17,15 @@ async fn main() -> ExitCode {
         }
         Err(_) => EnvFilter::new("info"),
     };
+    // The token is read here too, so the log can scrub it wherever it would appear.
+    let secrets = std::env::var("DISCORD_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .into_iter()
+        .collect();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(briefbot::logging::Redacting::new(secrets))
         .init();
     briefbot::cli::run(briefbot::cli::Cli::parse()).await
 }

@@ -459,3 +459,66 @@ async fn search_finds_stored_briefs_and_rejects_bad_queries() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn no_log_line_carries_the_bot_token_or_an_interaction_token() {
+    let site = site_with_issues().await;
+    let discord = crate::support::discord::FakeDiscord::start().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+    let log = db.dir.path().join("run.log");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
+        .current_dir(db.dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("BRIEFBOT_SOURCES")
+        .env("RUST_LOG", "debug")
+        .env("DISCORD_TOKEN", "secret-token-value.xyz")
+        .env("DISCORD_API_PROXY", &discord.base)
+        .env("BRIEFBOT_GUILD_ID", "7")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    discord.registered_commands("7").await;
+
+    // Discord takes the interaction's answer and never replies: after its 15 s timeout the bot
+    // logs an error that names the callback URL, which carries the interaction token.
+    discord.stall_interactions();
+    let interaction = crate::support::discord::command(
+        "news",
+        serde_json::json!([{ "name": "latest", "type": 1, "options": [] }]),
+        Some(7),
+        100,
+        12,
+        "3072",
+    );
+    let token = interaction["token"].as_str().unwrap().to_owned();
+    discord.send_interaction(interaction);
+    crate::support::eventually(40, "the bot gives up on the interaction", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("could not defer"))
+    })
+    .await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(15), child.wait_with_output()).await;
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    for l in text.lines().filter(|l| l.contains(&token)).take(3) {
+        let at = l.find(token.as_str()).unwrap();
+        let from = l[..at].char_indices().rev().nth(80).map_or(0, |(i, _)| i);
+        eprintln!("LEAK {}", &l[from..(at + 80).min(l.len())]);
+    }
+    assert!(
+        !text.contains(&token),
+        "the interaction token {token} is in the log:\n{text}"
+    );
+    assert!(
+        !text.contains("secret-token-value.xyz"),
+        "the bot token is in the log"
+    );
+}

@@ -66,6 +66,8 @@ struct DiscordState {
     stalled: HashMap<u64, usize>,
     /// Reads of channel messages, per channel.
     reads: HashMap<u64, usize>,
+    /// Interaction callbacks are never answered.
+    interactions_stalled: bool,
     messages: Vec<Posted>,
     /// Statuses to answer a channel's next posts with, in order.
     scripted: HashMap<u64, VecDeque<u16>>,
@@ -327,6 +329,16 @@ impl FakeDiscord {
             .stalled
             .entry(channel)
             .or_default() += n;
+    }
+
+    /// Interaction callbacks are taken and never answered from now on.
+    pub fn stall_interactions(&self) {
+        self.state.lock().unwrap().interactions_stalled = true;
+    }
+
+    /// Sends an INTERACTION_CREATE without waiting for an answer.
+    pub fn send_interaction(&self, interaction: Value) {
+        self.events.send(interaction).unwrap();
     }
 
     /// Ends every stall and lost answer still scripted.
@@ -640,6 +652,11 @@ async fn interaction_callback(
     Path((_id, token)): Path<(u64, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
+    let stalled = state.lock().unwrap().interactions_stalled;
+    if stalled {
+        // Never answered: the client gives up, with the URL (and its token) in its error.
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
     let mut s = state.lock().unwrap();
     // Messages (4) and message updates (7); a deferral (5) has no content until its edit.
     match body["type"].as_u64() {
@@ -815,6 +832,12 @@ pub fn command(
     command_of_type(2, name, options, guild, channel, user, permissions)
 }
 
+/// An interaction token shaped as Discord's are: the base64 of `interaction:{id}:…`, so it
+/// starts with `aW50ZXJhY3Rpb246` (what the log's scrubbing recognises).
+pub fn interaction_token(n: u64) -> String {
+    format!("aW50ZXJhY3Rpb246{n:012}OmZha2VUb2tlbl9mb3JfdGVzdHM")
+}
+
 /// An autocomplete interaction for `name` with `options` (one of them `focused`).
 pub fn autocomplete(name: &str, options: Value, guild: u64, channel: u64) -> Value {
     command_of_type(4, name, options, Some(guild), channel, 1, "32")
@@ -835,7 +858,7 @@ fn command_of_type(
         "id": (500_000 + n).to_string(),
         "application_id": APP_ID.to_string(),
         "type": kind,
-        "token": format!("token-{n}"),
+        "token": interaction_token(n),
         "version": 1,
         "channel_id": channel.to_string(),
         "locale": "ko",
@@ -861,7 +884,7 @@ pub fn button_press(custom_id: &str, guild: u64, channel: u64, user: u64) -> Val
         "id": (900_000 + n).to_string(),
         "application_id": APP_ID.to_string(),
         "type": 3,
-        "token": format!("button-{n}"),
+        "token": interaction_token(n),
         "version": 1,
         "channel_id": channel.to_string(),
         "guild_id": guild.to_string(),
