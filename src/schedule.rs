@@ -23,14 +23,13 @@ pub fn next_delay(poll_every: Duration, consecutive_failures: u32) -> Duration {
         .min(MAX_BACKOFF.max(poll_every))
 }
 
-/// One pass over one source; returns the consecutive failure count after it.
+/// One pass over one source; returns the consecutive failure count after it (of the list
+/// page: a failing issue page backs off on its own).
 pub async fn poll_once(scraper: &Scraper, source: &SourceConfig, failures: u32) -> u32 {
     match scraper.scrape_source(source, false).await {
-        Ok(report) if report.entry_errors.is_empty() => 0,
-        Ok(report) => {
-            tracing::warn!(source = %source.id, failed = report.entry_errors.len(), "some issue pages failed");
-            failures + 1
-        }
+        // A list that was read is a working source: failing entries back off on their own
+        // (one bad entry must not slow every new issue of its source down to hourly).
+        Ok(_) => 0,
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "scrape failed");
             failures + 1

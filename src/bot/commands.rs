@@ -484,6 +484,25 @@ async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
             )
         );
     }
+    for entry in bot
+        .store
+        .given_up_entries()
+        .await?
+        .iter()
+        .filter(|e| bot.sources.iter().any(|s| s.id.as_str() == e.source_id))
+        .take(5)
+    {
+        let _ = writeln!(
+            text,
+            "⛔ `{}` gave up on “{}” <{}> after {} failed tries since {}: {}",
+            entry.source_id,
+            escape_markdown(&truncate(&entry.title, 100)),
+            entry.url,
+            entry.failures,
+            ts(Some(entry.first_failed_at)),
+            truncate(&entry.last_error, 150)
+        );
+    }
     if bot.telemetry.unauthorized() {
         text.push_str("⛔ Discord rejected the bot token (401): nothing is posted until briefbot is restarted with a valid DISCORD_TOKEN.\n");
     }

@@ -36,7 +36,8 @@ pub struct SourceReport {
     pub issues: Vec<ScrapedIssue>,
     /// The list page answered 304: nothing changed since the last pass.
     pub not_modified: bool,
-    /// Entries that could not be fetched or parsed; they are tried again next pass.
+    /// Entries that could not be fetched or parsed; each is tried again after its own backoff
+    /// (the first time on the next pass) and given up after repeated failures.
     pub entry_errors: Vec<String>,
 }
 
@@ -90,19 +91,9 @@ impl Scraper {
         if !dry_run {
             let at = store::now();
             match &result {
-                Ok(report) if report.entry_errors.is_empty() => {
-                    self.store.record_scrape_success(&source.id, at).await?;
-                }
-                Ok(report) => {
-                    let error = format!(
-                        "{} page(s) failed: {}",
-                        report.entry_errors.len(),
-                        report.entry_errors.join("; ")
-                    );
-                    self.store
-                        .record_scrape_failure(&source.id, at, &error)
-                        .await?;
-                }
+                // The list was read: the source works. Failing entries back off on their own
+                // (`entry_failures`), so one bad entry does not slow its source down.
+                Ok(_) => self.store.record_scrape_success(&source.id, at).await?,
                 Err(e) => {
                     self.store
                         .record_scrape_failure(&source.id, at, &e.to_string())
@@ -151,20 +142,50 @@ impl Scraper {
             if self.store.issue_for_url(&entry.url).await?.is_some() {
                 continue;
             }
+            // A failing entry waits for its own next try; one given up is not tried again.
+            let failed = self.store.entry_failure(entry.url.as_str()).await?;
+            if !dry_run
+                && failed
+                    .as_ref()
+                    .is_some_and(|f| f.given_up_at.is_some() || f.next_try_at > store::now())
+            {
+                continue;
+            }
             match self.fetch_issue(source, entry).await {
                 Ok((issue, page)) => {
                     let scraped = self.record(source, entry, issue, &page, dry_run).await?;
+                    if !dry_run && failed.is_some() {
+                        self.store.clear_entry_failure(entry.url.as_str()).await?;
+                    }
                     report.issues.push(scraped);
                 }
                 Err(e) => {
-                    tracing::warn!(source = %source.id, error = %e, "issue page skipped; retried next pass");
                     report.entry_errors.push(e.to_string());
+                    if dry_run {
+                        continue;
+                    }
+                    let f = self
+                        .store
+                        .record_entry_failure(
+                            source.id.as_str(),
+                            entry.url.as_str(),
+                            &entry.title,
+                            &e.to_string(),
+                            source.poll_every,
+                            store::now(),
+                        )
+                        .await?;
+                    if f.given_up_at.is_some() {
+                        tracing::error!(source = %source.id, url = %entry.url, failures = f.failures, error = %e, "issue page given up after repeated failures; see /status");
+                    } else {
+                        tracing::warn!(source = %source.id, url = %entry.url, failures = f.failures, next_try = %f.next_try_at, error = %e, "issue page failed; tried again later");
+                    }
                 }
             }
         }
-        // Remember the list's validators only once every entry is handled, so a failed entry
-        // is retried even if the list page then answers 304.
-        if !dry_run && report.entry_errors.is_empty() {
+        // Remember the list's validators only while no failed entry waits for another try, so
+        // such an entry is retried even if the list page would then answer 304.
+        if !dry_run && !self.store.entries_to_retry(source.id.as_str()).await? {
             self.store
                 .save_validators(list_key, &page.validators)
                 .await?;

@@ -888,3 +888,111 @@ impl Store {
         Ok(pruned)
     }
 }
+
+/// How many failed tries of one list entry before it is given up.
+pub const MAX_ENTRY_FAILURES: i64 = 8;
+/// The longest wait between two tries of a failing entry.
+pub const MAX_ENTRY_BACKOFF: Duration = Duration::hours(6);
+
+/// A list entry whose issue page failed.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct EntryFailure {
+    pub url: String,
+    pub source_id: String,
+    pub title: String,
+    pub failures: i64,
+    pub last_error: String,
+    pub first_failed_at: DateTime<Utc>,
+    pub next_try_at: DateTime<Utc>,
+    pub given_up_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// What is known of a failing entry, if it failed before.
+    pub async fn entry_failure(&self, url: &str) -> Result<Option<EntryFailure>> {
+        Ok(sqlx::query_as(
+            "SELECT url, source_id, title, failures, last_error, first_failed_at, next_try_at,
+                    given_up_at
+             FROM entry_failures WHERE url = $1",
+        )
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records that an entry's page failed at `at`: the next try waits the source's interval
+    /// doubled for each failure after the first (which is retried on the next pass), up to
+    /// [`MAX_ENTRY_BACKOFF`]; after [`MAX_ENTRY_FAILURES`] it is given up.
+    pub async fn record_entry_failure(
+        &self,
+        source: &str,
+        url: &str,
+        title: &str,
+        error: &str,
+        poll_every: std::time::Duration,
+        at: DateTime<Utc>,
+    ) -> Result<EntryFailure> {
+        let failures = self.entry_failure(url).await?.map_or(0, |f| f.failures) + 1;
+        let interval = Duration::from_std(poll_every).unwrap_or(MAX_ENTRY_BACKOFF);
+        let wait = match failures {
+            1 => Duration::zero(),
+            n => interval
+                .checked_mul(1 << (n - 2).clamp(0, 16))
+                .unwrap_or(MAX_ENTRY_BACKOFF)
+                .min(MAX_ENTRY_BACKOFF),
+        };
+        let given_up = (failures >= MAX_ENTRY_FAILURES).then_some(at);
+        Ok(sqlx::query_as(
+            "INSERT INTO entry_failures
+                 (url, source_id, title, failures, last_error, first_failed_at, next_try_at, given_up_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (url) DO UPDATE SET failures = excluded.failures,
+                 last_error = excluded.last_error, next_try_at = excluded.next_try_at,
+                 given_up_at = excluded.given_up_at
+             RETURNING url, source_id, title, failures, last_error, first_failed_at, next_try_at,
+                       given_up_at",
+        )
+        .bind(url)
+        .bind(source)
+        .bind(title)
+        .bind(failures)
+        .bind(error)
+        .bind(at)
+        .bind(at + wait)
+        .bind(given_up)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Forgets an entry's failures (its page worked).
+    pub async fn clear_entry_failure(&self, url: &str) -> Result<()> {
+        sqlx::query("DELETE FROM entry_failures WHERE url = $1")
+            .bind(url)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a source has failing entries still to be tried again (then its list page must be
+    /// read in full on the next pass, not answered 304).
+    pub async fn entries_to_retry(&self, source: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM entry_failures
+                            WHERE source_id = $1 AND given_up_at IS NULL)",
+        )
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The entries given up, newest first.
+    pub async fn given_up_entries(&self) -> Result<Vec<EntryFailure>> {
+        Ok(sqlx::query_as(
+            "SELECT url, source_id, title, failures, last_error, first_failed_at, next_try_at,
+                    given_up_at
+             FROM entry_failures WHERE given_up_at IS NOT NULL ORDER BY given_up_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -442,6 +442,19 @@ async fn status_shows_sources_queue_and_paused_channels() {
         .set_history_denied(CHANNEL as i64, true)
         .await
         .unwrap();
+    for _ in 0..briefbot::store::outbox::MAX_ENTRY_FAILURES {
+        bot.store
+            .record_entry_failure(
+                "aitimes-briefing",
+                "https://www.aitimes.com/news/articleView.html?idxno=1",
+                "[8월1일] 사라진 브리핑",
+                "issue page: 404 Not Found",
+                Duration::from_secs(600),
+                briefbot::store::now(),
+            )
+            .await
+            .unwrap();
+    }
 
     let (kind, reply) = bot.ask("status", json!([]), ADMIN, MANAGE_GUILD).await;
 
@@ -459,6 +472,10 @@ async fn status_shows_sources_queue_and_paused_channels() {
     );
     assert!(
         text.contains(&format!("<#{CHANNEL}> denies Read Message History")),
+        "{text}"
+    );
+    assert!(
+        text.contains("gave up on “\\[8월1일\\] 사라진 브리핑”") && text.contains("8 failed tries"),
         "{text}"
     );
     let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;

@@ -580,3 +580,68 @@ async fn two_sources_recording_the_same_issue_at_once_store_it_once() {
         assert_eq!(stored_count(&store).await, 1);
     }
 }
+
+#[tokio::test]
+async fn an_entry_that_keeps_failing_backs_off_alone_and_is_given_up_without_slowing_its_source() {
+    let site = aitimes_site().await;
+    site.misbehave(&article(214100), Behaviour::Status(404));
+    let db = TestDb::new();
+    let scraper = scraper(db.store().await);
+    let store = scraper.store().clone();
+    let source = aitimes_source(&site); // polled every 10 minutes
+    let url = briefbot::domain::CanonicalUrl::parse(site.url(&article(214100)).as_str())
+        .unwrap()
+        .to_string();
+    let url = url.as_str();
+
+    // First failure: tried again on the next pass; a second failure: it waits 10 minutes.
+    scraper.scrape_source(&source, false).await.unwrap();
+    scraper.scrape_source(&source, false).await.unwrap();
+    assert_eq!(site.hits(&article(214100)), 2);
+    let third = scraper.scrape_source(&source, false).await.unwrap();
+    assert_eq!(
+        site.hits(&article(214100)),
+        2,
+        "waiting for its own next try"
+    );
+    assert!(
+        third.entry_errors.is_empty() && !third.not_modified,
+        "the list is still read in full"
+    );
+    // The source itself is healthy: no source backoff, no error shown for it.
+    let state = store.source_states().await.unwrap().remove(0);
+    assert_eq!(state.consecutive_failures, 0);
+    assert_eq!(
+        briefbot::schedule::poll_once(&scraper, &source, 0).await,
+        0,
+        "the scheduler keeps the source's own interval"
+    );
+
+    // After the limit the entry is given up: never fetched again, and the list's validators
+    // are kept again (the next pass is a 304).
+    let failure = store.entry_failure(url).await.unwrap().unwrap();
+    for _ in failure.failures..briefbot::store::outbox::MAX_ENTRY_FAILURES {
+        store
+            .record_entry_failure(
+                "aitimes-briefing",
+                url,
+                "[8월19일] …",
+                "404",
+                source.poll_every,
+                briefbot::store::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let given_up = store.given_up_entries().await.unwrap();
+    assert_eq!(given_up.len(), 1);
+    assert_eq!(given_up[0].url, url);
+    scraper.scrape_source(&source, false).await.unwrap();
+    let after = scraper.scrape_source(&source, false).await.unwrap();
+    assert!(
+        after.not_modified,
+        "validators saved once nothing waits for a retry"
+    );
+    assert_eq!(site.hits(&article(214100)), 2);
+    assert_eq!(stored_count(&store).await, 3);
+}
