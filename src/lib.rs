@@ -17,11 +17,13 @@
 //! - [`dedup`] — fingerprints: headline keys, content hashes, character n-gram near-duplicates
 //!   with a MinHash LSH index.
 //! - [`store`] — the only module with SQL; decides what is new.
-//! - [`schedule`] — the polling loop with backoff.
+//! - [`schedule`] — the polling loops with backoff, one per source, supervised (a loop that
+//!   panics is restarted).
 //! - [`search`] — search terms for Korean and English: Hangul bigrams and syllables, particles
 //!   dropped from queries, shared by every storage backend.
-//! - [`deliver`] — the outbox worker: posts owed deliveries to Discord, paced, with nonces, and
-//!   pauses channels that refuse.
+//! - [`deliver`] — the outbox worker: posts owed deliveries to Discord exactly once (frozen
+//!   parts, in-doubt parts looked for in the channel before any repost, nonces), paced and fair
+//!   across channels; pauses channels that refuse; prunes what no guarantee needs.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
 //! - [`output`] and [`cli`] — what the command line prints and does.
 //! - [`logging`] — the log's writer, which scrubs the bot token and interaction tokens from
