@@ -871,6 +871,8 @@ impl Store {
             at - PAGE_MEMORY,
         )
         .await?;
+        // One pass each: bands are found by (kind, band), so deleting by item scans a kind's
+        // bands once; chunking would scan them once per chunk.
         pruned.bands = run(
             "DELETE FROM similarity_bands WHERE kind = 'issue' AND item_id IN (
                  SELECT id FROM issues WHERE first_seen_at < $1)",
@@ -894,7 +896,7 @@ pub const MAX_ENTRY_FAILURES: i64 = 8;
 /// The longest wait between two tries of a failing entry.
 pub const MAX_ENTRY_BACKOFF: Duration = Duration::hours(6);
 
-/// A list entry whose issue page failed.
+/// A list entry whose issue page failed: a row of `entry_failures`, read whole (`SELECT *`).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct EntryFailure {
     pub url: String,
@@ -910,14 +912,12 @@ pub struct EntryFailure {
 impl Store {
     /// What is known of a failing entry, if it failed before.
     pub async fn entry_failure(&self, url: &str) -> Result<Option<EntryFailure>> {
-        Ok(sqlx::query_as(
-            "SELECT url, source_id, title, failures, last_error, first_failed_at, next_try_at,
-                    given_up_at
-             FROM entry_failures WHERE url = $1",
+        Ok(
+            sqlx::query_as("SELECT * FROM entry_failures WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(url)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Records that an entry's page failed at `at`: the next try waits the source's interval
@@ -949,8 +949,7 @@ impl Store {
              ON CONFLICT (url) DO UPDATE SET failures = excluded.failures,
                  last_error = excluded.last_error, next_try_at = excluded.next_try_at,
                  given_up_at = excluded.given_up_at
-             RETURNING url, source_id, title, failures, last_error, first_failed_at, next_try_at,
-                       given_up_at",
+             RETURNING *",
         )
         .bind(url)
         .bind(source)
@@ -988,9 +987,7 @@ impl Store {
     /// The entries given up, newest first.
     pub async fn given_up_entries(&self) -> Result<Vec<EntryFailure>> {
         Ok(sqlx::query_as(
-            "SELECT url, source_id, title, failures, last_error, first_failed_at, next_try_at,
-                    given_up_at
-             FROM entry_failures WHERE given_up_at IS NOT NULL ORDER BY given_up_at DESC",
+            "SELECT * FROM entry_failures WHERE given_up_at IS NOT NULL ORDER BY given_up_at DESC",
         )
         .fetch_all(&self.pool)
         .await?)
