@@ -459,6 +459,9 @@ async fn parse_one(
 ) -> anyhow::Result<crate::domain::Issue> {
     let (text, page_url) = if input.starts_with("http://") || input.starts_with("https://") {
         let url = Url::parse(input).context("not a valid URL")?;
+        // The operator named this address: it may be a private one, but what it redirects to
+        // is checked as any source's pages are.
+        let fetcher = fetcher.for_source(&url, false).await;
         match fetcher.get(&url, None).await? {
             Fetched::Page(page) => (page.text, page.url),
             Fetched::NotModified => {

@@ -202,6 +202,9 @@ pub struct SourceConfig {
     pub poll_every: Duration,
     /// Which list entries are issues; `None` takes every entry.
     pub title_filter: Option<Regex>,
+    /// Whether this source's pages may be fetched from private addresses (loopback, link-local,
+    /// private and unique-local ranges). Also true in effect when the list URL is on one.
+    pub allow_private: bool,
 }
 
 impl SourceConfig {
@@ -217,6 +220,7 @@ impl SourceConfig {
             format: Format::Ndsoft,
             poll_every: DEFAULT_POLL_EVERY,
             title_filter: Some(Regex::new(r"^\[\d{1,2}월\s*\d{1,2}일\]").expect("valid regex")),
+            allow_private: false,
         }
     }
 
@@ -243,6 +247,7 @@ struct RawSource {
     format: Option<String>,
     poll_every: Option<String>,
     title_filter: Option<String>,
+    allow_private: Option<bool>,
 }
 
 /// Loads the sources file, or the built-in source when it does not exist.
@@ -348,6 +353,7 @@ pub fn parse_sources(text: &str, origin: &str) -> Result<Vec<SourceConfig>, Conf
             format,
             poll_every,
             title_filter,
+            allow_private: s.allow_private.unwrap_or(false),
         });
     }
     Ok(out)
@@ -371,6 +377,7 @@ title_filter = '^\[\d{1,2}월\s*\d{1,2}일\]'
 id = "feed"
 list_url = "https://example.com/rss.xml"
 format = "rss"
+allow_private = true
 "#;
 
     #[test]
@@ -383,6 +390,11 @@ format = "rss"
         assert_eq!(s[1].name, "feed");
         assert_eq!(s[1].poll_every, DEFAULT_POLL_EVERY);
         assert!(s[1].accepts_title("anything"));
+        assert!(
+            !s[0].allow_private,
+            "private addresses are refused unless allowed"
+        );
+        assert!(s[1].allow_private);
     }
 
     fn error_of(text: &str) -> String {
@@ -420,6 +432,10 @@ format = "rss"
             (
                 format!("{base}{base}"),
                 "sources.toml: sources[1].id: 'a' is used by another source",
+            ),
+            (
+                format!("{base}allow_private = \"yes\"\n"),
+                "sources.toml: line 4, column 17: invalid type: string \"yes\", expected a boolean",
             ),
             (
                 format!("{base}colour = 1\n"),

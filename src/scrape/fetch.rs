@@ -1,6 +1,9 @@
 //! The one HTTP client every source shares: timeouts, a redirect limit, a body size cap,
-//! conditional GET and charset decoding. Nothing else in briefbot talks to news sites.
+//! conditional GET, charset decoding, and the address check of [`super::guard`] on every
+//! request and redirect hop. Nothing else in briefbot talks to news sites.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -10,6 +13,7 @@ use reqwest::header::{
 use url::Url;
 
 use super::charset;
+use super::guard::{GuardedResolver, Refused, Rules};
 
 /// Limits for fetching pages.
 #[derive(Debug, Clone)]
@@ -84,6 +88,9 @@ pub enum FetchError {
     Timeout { url: Url },
     #[error("{url}: more than {limit} redirects")]
     Redirects { url: Url, limit: usize },
+    /// The request (or a redirect hop) would have gone to an address briefbot does not fetch.
+    #[error("{url}: not fetched: {reason}")]
+    Refused { url: Url, reason: String },
     #[error("{url}: the server answered {status}")]
     Status { url: Url, status: StatusCode },
     #[error("{url}: the body is larger than {limit} bytes; not read further")]
@@ -92,12 +99,27 @@ pub enum FetchError {
     Network { url: Url, message: String },
 }
 
-/// Fetches pages politely and safely; clone it freely (it shares one connection pool).
+/// Fetches pages politely and safely; clone it freely (clones share the connection pools).
+///
+/// It holds two clients: one that reaches only public addresses (the default) and one that may
+/// also reach private ones, for sources allowed to ([`Fetcher::for_source`]).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    public: Client,
+    private: Client,
+    allow_private: bool,
     limits: FetchLimits,
 }
+
+#[derive(Debug, Clone)]
+struct Client {
+    http: reqwest::Client,
+    rules: Arc<Rules>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct TooManyRedirects;
 
 pub const USER_AGENT: &str = concat!(
     "briefbot/",
@@ -105,15 +127,89 @@ pub const USER_AGENT: &str = concat!(
     " (Discord news-brief bot; polls each source every few minutes)"
 );
 
-impl Fetcher {
-    pub fn new(limits: FetchLimits) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+impl Client {
+    fn new(limits: &FetchLimits, rules: Rules) -> Result<Self, reqwest::Error> {
+        let rules = Arc::new(rules);
+        let max = limits.max_redirects;
+        let checked = rules.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max {
+                return attempt.error(TooManyRedirects);
+            }
+            match checked.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
+        let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.total_timeout)
-            .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+            .redirect(policy)
+            .dns_resolver(Arc::new(GuardedResolver(rules.clone())))
             .build()?;
-        Ok(Self { client, limits })
+        Ok(Self { http, rules })
+    }
+}
+
+impl Fetcher {
+    pub fn new(limits: FetchLimits) -> Result<Self, reqwest::Error> {
+        Self::with_rules(limits, Vec::new(), Vec::new())
+    }
+
+    /// A fetcher for tests on 127.0.0.1: `also_public` addresses count as public (tests must
+    /// not send traffic to real public addresses), and `hosts` are names answered without DNS.
+    #[doc(hidden)]
+    pub fn for_tests(
+        limits: FetchLimits,
+        also_public: Vec<IpAddr>,
+        hosts: Vec<(String, IpAddr)>,
+    ) -> Result<Self, reqwest::Error> {
+        Self::with_rules(limits, also_public, hosts)
+    }
+
+    fn with_rules(
+        limits: FetchLimits,
+        also_public: Vec<IpAddr>,
+        hosts: Vec<(String, IpAddr)>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut names = std::collections::HashMap::<String, Vec<IpAddr>>::new();
+        for (name, ip) in hosts {
+            names.entry(name).or_default().push(ip);
+        }
+        let rules = |allow_private| Rules {
+            allow_private,
+            also_public: also_public.clone(),
+            hosts: names.clone(),
+        };
+        Ok(Self {
+            public: Client::new(&limits, rules(false))?,
+            private: Client::new(&limits, rules(true))?,
+            allow_private: false,
+            limits,
+        })
+    }
+
+    /// This fetcher, allowed (or not) to reach private addresses.
+    pub fn allowing_private(&self, allow: bool) -> Self {
+        Self {
+            allow_private: allow,
+            ..self.clone()
+        }
+    }
+
+    /// The fetcher for a source's requests: private addresses only when the source allows them
+    /// or its own list URL is on one.
+    pub async fn for_source(&self, list_url: &Url, allow_private: bool) -> Self {
+        self.allowing_private(allow_private || self.public.rules.is_private_host(list_url).await)
+    }
+
+    fn client(&self) -> &Client {
+        if self.allow_private {
+            &self.private
+        } else {
+            &self.public
+        }
     }
 
     /// GETs `url`. With `validators`, asks only for a changed page and may get
@@ -126,7 +222,14 @@ impl Fetcher {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::Scheme(url.clone()));
         }
-        let mut request = self.client.get(url.clone());
+        let client = self.client();
+        if let Err(Refused(reason)) = client.rules.check_url(url) {
+            return Err(FetchError::Refused {
+                url: url.clone(),
+                reason,
+            });
+        }
+        let mut request = client.http.get(url.clone());
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(IF_NONE_MATCH, etag);
@@ -185,6 +288,16 @@ impl Fetcher {
 
     fn classify(&self, url: &Url, e: reqwest::Error) -> FetchError {
         let url = url.clone();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if let Some(Refused(reason)) = s.downcast_ref::<Refused>() {
+                return FetchError::Refused {
+                    url,
+                    reason: reason.clone(),
+                };
+            }
+            source = s.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout { url }
         } else if e.is_redirect() {

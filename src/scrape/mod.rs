@@ -6,6 +6,7 @@ pub mod article;
 pub mod brief;
 pub mod charset;
 pub mod fetch;
+pub mod guard;
 pub mod html;
 pub mod listing;
 pub mod meta;
@@ -111,11 +112,11 @@ impl Scraper {
     ) -> Result<SourceReport, ScrapeError> {
         let list_key = source.list_url.as_str();
         let validators = self.store.validators(list_key).await?;
-        let page = match self
+        let fetcher = self
             .fetcher
-            .get(&source.list_url, validators.as_ref())
-            .await?
-        {
+            .for_source(&source.list_url, source.allow_private)
+            .await;
+        let page = match fetcher.get(&source.list_url, validators.as_ref()).await? {
             Fetched::NotModified => {
                 tracing::debug!(source = %source.id, "list page not modified");
                 return Ok(SourceReport {
@@ -151,7 +152,7 @@ impl Scraper {
             {
                 continue;
             }
-            match self.fetch_issue(source, entry).await {
+            match self.fetch_issue(&fetcher, source, entry).await {
                 Ok((issue, page)) => {
                     let scraped = self.record(source, entry, issue, &page, dry_run).await?;
                     if !dry_run && failed.is_some() {
@@ -195,10 +196,11 @@ impl Scraper {
 
     async fn fetch_issue(
         &self,
+        fetcher: &Fetcher,
         source: &SourceConfig,
         entry: &ListEntry,
     ) -> Result<(Issue, fetch::Page), EntryError> {
-        let page = match self.fetcher.get(entry.url.as_url(), None).await? {
+        let page = match fetcher.get(entry.url.as_url(), None).await? {
             Fetched::Page(page) => page,
             // Never without validators; a server that does it anyway gets an error, not a panic.
             Fetched::NotModified => {

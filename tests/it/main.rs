@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod deliver;
 mod fixtures;
+mod guard;
 mod http;
 mod parse;
 mod scrape;

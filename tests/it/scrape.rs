@@ -44,6 +44,7 @@ fn source(id: &str, list_url: url::Url, format: Format) -> SourceConfig {
         format,
         poll_every: Duration::from_secs(600),
         title_filter: None,
+        allow_private: false,
     }
 }
 
@@ -419,7 +420,7 @@ async fn endless_bodies_redirect_loops_and_stalls_are_cut_off() {
     site.misbehave("/endless", Behaviour::Endless);
     site.misbehave("/loop", Behaviour::RedirectLoop);
     site.misbehave("/stall", Behaviour::Stall(Duration::from_secs(30)));
-    let fetcher = Fetcher::new(test_limits()).unwrap();
+    let fetcher = Fetcher::new(test_limits()).unwrap().allowing_private(true);
 
     let started = std::time::Instant::now();
     let endless = fetcher.get(&site.url("/endless"), None).await;
@@ -462,7 +463,7 @@ async fn korean_charsets_are_decoded_from_the_wire() {
         real_fixture_bytes("korean_daejonilbo_mobile_1412361.html"),
         "text/html; charset=euc-kr",
     );
-    let fetcher = Fetcher::new(test_limits()).unwrap();
+    let fetcher = Fetcher::new(test_limits()).unwrap().allowing_private(true);
     let page = |path: &'static str| {
         let fetcher = fetcher.clone();
         let url = site.url(path);

@@ -22,6 +22,8 @@ pub enum Behaviour {
     Endless,
     /// Redirects to itself.
     RedirectLoop,
+    /// Redirects to this URL.
+    RedirectTo(String),
     /// Answers only after this long.
     Stall(Duration),
 }
@@ -55,9 +57,15 @@ impl Drop for FakeSite {
 
 impl FakeSite {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// A site on another loopback address (any of 127.0.0.0/8), for tests that need a second
+    /// host that is not the first.
+    pub async fn start_on(ip: &str) -> Self {
         let state = Arc::new(SiteState::default());
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -201,6 +209,13 @@ async fn handle(State(state): State<Arc<SiteState>>, request: Request) -> Respon
             return Response::builder()
                 .status(StatusCode::FOUND)
                 .header(header::LOCATION, key)
+                .body(Body::empty())
+                .unwrap();
+        }
+        Behaviour::RedirectTo(to) => {
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, to)
                 .body(Body::empty())
                 .unwrap();
         }
