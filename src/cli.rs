@@ -482,12 +482,12 @@ async fn parse_one(
         };
         (text, page_url)
     };
-    Ok(scrape::issue_from_page(&text, &page_url, format, None)?)
+    Ok(scrape::parse_issue(text, page_url, format, None).await?)
 }
 
 /// A local page's own idea of its address: its canonical link or `og:url`.
 fn declared_url(text: &str) -> Option<Url> {
-    scrape::meta::self_declared_url(&scraper::Html::parse_document(text))
+    scrape::meta::self_declared_url(&scraper::Html::parse_document(&scrape::tame::tame(text)))
 }
 
 /// A stand-in address for a local file that names none: `http://localhost/<file name>`.

@@ -8,6 +8,7 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use super::html::{self, selector};
+use super::tame::tame;
 use super::{brief, meta};
 use crate::domain::{CanonicalUrl, Format, Issue};
 
@@ -37,6 +38,10 @@ pub enum ParseError {
     NoTitle,
     #[error("{0}")]
     BadUrl(String),
+    #[error("parsing took longer than {}s; the page is given up for this try", .0.as_secs())]
+    TooSlow(std::time::Duration),
+    #[error("the parser failed on this page: {0}")]
+    Panicked(String),
 }
 
 static NDSOFT_BODY: LazyLock<Vec<Selector>> = LazyLock::new(|| {
@@ -81,6 +86,7 @@ pub fn parse_article(
     page_url: &Url,
     format: Format,
 ) -> Result<Article, ParseError> {
+    let html_text = &*tame(html_text);
     let explicit = matches!(format, Format::Ndsoft | Format::Wordpress);
     if explicit || PROFILE_MARKERS.iter().any(|m| html_text.contains(m)) {
         let doc = Html::parse_document(html_text);
@@ -128,7 +134,8 @@ fn wordpress(doc: &Html) -> Found {
 /// Parses any page with the generic (Readability) extractor alone, whatever its layout. The
 /// page is parsed once, into the DOM the Readability port works on.
 pub fn parse_article_generic(html_text: &str, page_url: &Url) -> Result<Article, ParseError> {
-    let doc = dom_query::Document::from(html::without_scripts_and_styles(html_text));
+    let text = html::without_scripts_and_styles(html_text);
+    let doc = dom_query::Document::from(&*tame(&text));
     let url = canonical_url(&doc, page_url)?;
     let title = clean_title(meta::generic_title(&doc));
     let published_at = meta::published_time(&doc);

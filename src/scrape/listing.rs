@@ -9,6 +9,7 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use super::html::{self, selector};
+use super::tame::tame;
 use crate::domain::{CanonicalUrl, Format, kst};
 
 /// One entry of a list page or feed.
@@ -27,6 +28,10 @@ pub enum ListingError {
     Feed(String),
     #[error("no entries found: the page does not look like a {0} list page")]
     NoEntries(Format),
+    #[error("parsing took longer than {}s", .0.as_secs())]
+    TooSlow(std::time::Duration),
+    #[error("the parser failed on this page: {0}")]
+    Panicked(String),
 }
 
 static NDSOFT_ITEM: LazyLock<Selector> = LazyLock::new(|| selector("#section-list > ul > li"));
@@ -85,8 +90,10 @@ pub fn parse_listing(
     };
     let entries = match format {
         Format::Rss => parse_feed(text, base)?,
-        Format::Ndsoft => parse_ndsoft(&Html::parse_document(text), base, now),
-        Format::Wordpress | Format::Auto => parse_wordpress(&Html::parse_document(text), base),
+        Format::Ndsoft => parse_ndsoft(&Html::parse_document(&tame(text)), base, now),
+        Format::Wordpress | Format::Auto => {
+            parse_wordpress(&Html::parse_document(&tame(text)), base)
+        }
     };
     let mut seen = HashSet::new();
     let entries: Vec<ListEntry> = entries
@@ -258,7 +265,7 @@ fn strip_tags(s: &str) -> String {
     if !s.contains('<') {
         return s.split_whitespace().collect::<Vec<_>>().join(" ");
     }
-    let frag = Html::parse_fragment(s);
+    let frag = Html::parse_fragment(&tame(s));
     html::inline_text(frag.root_element())
 }
 

@@ -10,8 +10,12 @@ pub mod guard;
 pub mod html;
 pub mod listing;
 pub mod meta;
+pub mod tame;
+
+use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::Semaphore;
 
 use crate::config::SourceConfig;
 use crate::domain::{CanonicalUrl, Format, Issue, SourceId};
@@ -126,12 +130,11 @@ impl Scraper {
             }
             Fetched::Page(page) => page,
         };
-        let entries =
-            parse_listing(&page.text, &page.url, source.format, Utc::now()).map_err(|error| {
-                ScrapeError::Listing {
-                    url: page.url.to_string(),
-                    error,
-                }
+        let entries = parse_list(page.text.clone(), page.url.clone(), source.format)
+            .await
+            .map_err(|error| ScrapeError::Listing {
+                url: page.url.to_string(),
+                error,
             })?;
         let mut report = SourceReport::default();
         // Oldest first, so issues are stored (and later posted) in publishing order.
@@ -210,12 +213,17 @@ impl Scraper {
                 }));
             }
         };
-        let issue = issue_from_page(&page.text, &page.url, source.format, Some(entry)).map_err(
-            |error| EntryError::Parse {
-                url: entry.url.to_string(),
-                error,
-            },
-        )?;
+        let issue = parse_issue(
+            page.text.clone(),
+            page.url.clone(),
+            source.format,
+            Some(entry.clone()),
+        )
+        .await
+        .map_err(|error| EntryError::Parse {
+            url: entry.url.to_string(),
+            error,
+        })?;
         Ok((issue, page))
     }
 
@@ -260,6 +268,90 @@ impl Scraper {
     }
 }
 
+/// How long parsing one page may take before it is an error instead of a stall. Pages are
+/// bounded in size and nesting ([`tame`]), so no page should come near it; it is the backstop.
+pub const PARSE_BUDGET: Duration = Duration::from_secs(10);
+
+/// Pages parsed at once, at most: parsing runs on blocking threads, never on the async
+/// runtime's workers (where a slow page would stop the gateway's heartbeats, interactions and
+/// deliveries), and at most this many of those threads parse at a time.
+pub const PARSERS: usize = 2;
+
+static PARSE_SLOTS: Semaphore = Semaphore::const_new(PARSERS);
+
+/// Why work sent off the runtime did not come back.
+#[derive(Debug)]
+enum Offloaded {
+    TooSlow(Duration),
+    Panicked(String),
+}
+
+/// Runs `work` on a blocking thread, one of at most [`PARSERS`], and waits for it at most
+/// `budget`. Past the budget the caller gets an error at once; the thread finishes on its own
+/// (holding its slot, so a run of slow pages cannot pile threads up).
+async fn offload<T: Send + 'static>(
+    budget: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Offloaded> {
+    let slot = PARSE_SLOTS
+        .acquire()
+        .await
+        .expect("the parser slots are never closed");
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    });
+    match tokio::time::timeout(budget, task).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(join)) => Err(Offloaded::Panicked(match join.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned()),
+            Err(e) => e.to_string(),
+        })),
+        Err(_) => Err(Offloaded::TooSlow(budget)),
+    }
+}
+
+/// [`issue_from_page`] off the async runtime, within [`PARSE_BUDGET`].
+pub async fn parse_issue(
+    text: String,
+    url: url::Url,
+    format: Format,
+    entry: Option<ListEntry>,
+) -> Result<Issue, ParseError> {
+    offload(PARSE_BUDGET, move || {
+        issue_from_page(&text, &url, format, entry.as_ref())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(match e {
+            Offloaded::TooSlow(d) => ParseError::TooSlow(d),
+            Offloaded::Panicked(why) => ParseError::Panicked(why),
+        })
+    })
+}
+
+/// [`parse_listing`] off the async runtime, within [`PARSE_BUDGET`].
+pub async fn parse_list(
+    text: String,
+    url: url::Url,
+    format: Format,
+) -> Result<Vec<ListEntry>, ListingError> {
+    offload(PARSE_BUDGET, move || {
+        parse_listing(&text, &url, format, Utc::now())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(match e {
+            Offloaded::TooSlow(d) => ListingError::TooSlow(d),
+            Offloaded::Panicked(why) => ListingError::Panicked(why),
+        })
+    })
+}
+
 /// Parses an issue page as the scraper does. `entry` (from the list page or feed) fills in
 /// the title, publish time and lead the page lacks.
 pub fn issue_from_page(
@@ -283,4 +375,68 @@ pub fn issue_from_page(
         }
     }
     Ok(issue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A slow parse must neither hold up the runtime's worker (one worker here: if parsing ran
+    /// on it, the ticker could not tick) nor make its caller wait past the budget.
+    #[tokio::test(flavor = "current_thread")]
+    async fn slow_parsing_runs_off_the_runtime_and_ends_at_its_budget() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let started = std::time::Instant::now();
+        let slow = offload(Duration::from_millis(300), || {
+            std::thread::sleep(Duration::from_millis(900));
+        })
+        .await;
+        let waited = started.elapsed();
+        ticker.abort();
+
+        assert!(matches!(slow, Err(Offloaded::TooSlow(_))), "{slow:?}");
+        assert!(waited < Duration::from_millis(800), "waited {waited:?}");
+        assert!(
+            ticks.load(Ordering::Relaxed) >= 10,
+            "the runtime was blocked: {} ticks",
+            ticks.load(Ordering::Relaxed)
+        );
+        // The slow thread holds its slot until it ends; then the slot is free again (other
+        // tests may hold one for a moment, so wait for it).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while PARSE_SLOTS.available_permits() < PARSERS {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a slot was never given back"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_parser_that_panics_is_an_error_of_that_page() {
+        let got = offload(PARSE_BUDGET, || -> u32 { panic!("index out of bounds") }).await;
+        assert!(
+            matches!(&got, Err(Offloaded::Panicked(why)) if why == "index out of bounds"),
+            "{got:?}"
+        );
+        let err = parse_issue(
+            "<html><body><p>짧은 본문</p></body></html>".into(),
+            url::Url::parse("https://example.com/a").unwrap(),
+            Format::Auto,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, ParseError::NoTitle);
+    }
 }

@@ -510,3 +510,103 @@ fn a_page_without_article_text_is_an_error_not_an_empty_issue() {
         );
     }
 }
+
+/// The nesting cap (`scrape::tame`) must never touch a real page: every HTML fixture, ours and
+/// the real third-party ones, comes out of it borrowed, byte for byte.
+#[test]
+fn the_nesting_cap_leaves_every_real_page_alone() {
+    let mut checked = 0;
+    for dir in ["aitimes", "wordpress", "euckr", "real", "seed"] {
+        let path = crate::support::fixture_path(dir);
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "html") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let text = briefbot::scrape::charset::decode(&bytes, None, Some(b"kr"));
+            assert!(
+                matches!(
+                    briefbot::scrape::tame::tame(&text),
+                    std::borrow::Cow::Borrowed(_)
+                ),
+                "{} was changed",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} pages found");
+}
+
+/// Pages shaped to make parsers quadratic (issue 10 item 7: 10,000 nested `<div>`s took 77 s)
+/// parse within the budget, to the text they hold, through the same call the scraper makes.
+#[tokio::test]
+async fn pathological_shapes_parse_within_the_budget() {
+    let para = "<p>인공지능 업계의 새 소식입니다. 모델이 공개됐습니다.</p>";
+    let shapes = [
+        (
+            "nested divs",
+            format!(
+                "{}{para}{}",
+                "<div>".repeat(20_000),
+                "</div>".repeat(20_000)
+            ),
+        ),
+        (
+            "unclosed spans",
+            format!("{}{para}", "<span>".repeat(20_000)),
+        ),
+        (
+            "nested tables",
+            format!("{}{para}", "<table><tr><td>".repeat(5_000)),
+        ),
+        (
+            "formatting elements reopened by each paragraph",
+            format!(
+                "{}{}",
+                (0..2_000)
+                    .map(|i| format!("<b id=b{i}>"))
+                    .collect::<String>(),
+                para.repeat(2_000)
+            ),
+        ),
+        (
+            "an NDSoft body nested deep",
+            format!(
+                "<article id=\"article-view-content-div\">{}{para}{}</article>",
+                "<div>".repeat(20_000),
+                "</div>".repeat(20_000)
+            ),
+        ),
+    ];
+    for (what, body) in shapes {
+        let html = format!("<html><head><title>제목</title></head><body>{body}</body></html>");
+        for format in [Format::Auto, Format::Ndsoft, Format::Wordpress] {
+            let started = std::time::Instant::now();
+            let parsed = briefbot::scrape::parse_issue(
+                html.clone(),
+                Url::parse("https://example.com/a").unwrap(),
+                format,
+                None,
+            )
+            .await;
+            let issue = match parsed {
+                Ok(issue) => issue,
+                // 2,000 open <b>s around every paragraph is no article to Readability: an
+                // answer, not a stall.
+                Err(briefbot::scrape::article::ParseError::NoText)
+                    if what.starts_with("formatting") =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("{what} ({format}): {e} after {:?}", started.elapsed()),
+            };
+            assert!(
+                issue.text.contains("모델이 공개됐습니다"),
+                "{what} ({format}): {}",
+                issue.text
+            );
+        }
+    }
+}
