@@ -23,8 +23,11 @@ async fn main() -> ExitCode {
         .map(|t| t.trim().to_owned())
         .into_iter()
         .collect();
+    // Colours only on a terminal: a log file or the journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(briefbot::logging::Redacting::new(secrets))
         .init();
     briefbot::cli::run(briefbot::cli::Cli::parse()).await

@@ -23,16 +23,41 @@ pub fn next_delay(poll_every: Duration, consecutive_failures: u32) -> Duration {
         .min(MAX_BACKOFF.max(poll_every))
 }
 
-/// One pass over one source; returns the consecutive failure count after it (of the list
-/// page: a failing issue page backs off on its own).
-pub async fn poll_once(scraper: &Scraper, source: &SourceConfig, failures: u32) -> u32 {
+/// A source's run of failed passes (of its list page: a failing issue page backs off on its
+/// own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Streak {
+    pub failures: u32,
+    /// What the last failed pass said.
+    pub last_error: Option<String>,
+}
+
+/// One pass over one source; returns the streak after it. A failure is logged as a warning
+/// when it starts or its cause changes, not at every retry (a site that is down for a day
+/// would otherwise fill the log); the recovery is logged too.
+pub async fn poll_once(scraper: &Scraper, source: &SourceConfig, streak: Streak) -> Streak {
     match scraper.scrape_source(source, false).await {
         // A list that was read is a working source: failing entries back off on their own
         // (one bad entry must not slow every new issue of its source down to hourly).
-        Ok(_) => 0,
+        Ok(_) => {
+            if streak.failures > 0 {
+                tracing::info!(source = %source.id, failed_passes = streak.failures, "source works again");
+            }
+            Streak::default()
+        }
         Err(e) => {
-            tracing::warn!(source = %source.id, error = %e, "scrape failed");
-            failures + 1
+            let error = e.to_string();
+            let failures = streak.failures + 1;
+            let retry_in = humantime::format_duration(next_delay(source.poll_every, failures));
+            if streak.last_error.as_deref() == Some(error.as_str()) {
+                tracing::debug!(source = %source.id, %error, failures, %retry_in, "scrape failed again");
+            } else {
+                tracing::warn!(source = %source.id, %error, failures, %retry_in, "scrape failed; retrying with backoff");
+            }
+            Streak {
+                failures,
+                last_error: Some(error),
+            }
         }
     }
 }
@@ -45,9 +70,9 @@ pub async fn run(
     telemetry: Arc<Telemetry>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let pass = move |source: SourceConfig, failures: u32| {
+    let pass = move |source: SourceConfig, streak: Streak| {
         let scraper = scraper.clone();
-        async move { poll_once(&scraper, &source, failures).await }
+        async move { poll_once(&scraper, &source, streak).await }
     };
     supervise(sources, pass, telemetry, shutdown, RESTART_BASE).await;
 }
@@ -68,8 +93,8 @@ pub async fn supervise<P, F>(
     shutdown: watch::Receiver<bool>,
     restart_base: Duration,
 ) where
-    P: Fn(SourceConfig, u32) -> F + Clone + Send + 'static,
-    F: std::future::Future<Output = u32> + Send + 'static,
+    P: Fn(SourceConfig, Streak) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Streak> + Send + 'static,
 {
     let mut tasks = tokio::task::JoinSet::new();
     let mut running: HashMap<tokio::task::Id, (SourceConfig, u32)> = HashMap::new();
@@ -83,11 +108,11 @@ pub async fn supervise<P, F>(
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.wait_for(|stop| *stop) => return,
                 }
-                let mut failures = 0;
+                let mut streak = Streak::default();
                 while !*shutdown.borrow() {
-                    failures = pass(source.clone(), failures).await;
-                    telemetry.scrape(source.id.as_str(), failures == 0);
-                    let delay = next_delay(source.poll_every, failures);
+                    streak = pass(source.clone(), streak).await;
+                    telemetry.scrape(source.id.as_str(), streak.failures == 0);
+                    let delay = next_delay(source.poll_every, streak.failures);
                     tracing::debug!(source = %source.id, ?delay, "next pass");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -139,7 +164,7 @@ mod tests {
         let passes = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let seen = passes.clone();
         // The "bad" source panics on its first two passes, then works.
-        let pass = move |source: SourceConfig, _failures: u32| {
+        let pass = move |source: SourceConfig, _streak: Streak| {
             let seen = seen.clone();
             async move {
                 let id = source.id.to_string();
@@ -151,7 +176,7 @@ mod tests {
                 if id == "bad" && n <= 2 {
                     panic!("byte index 512 is not a char boundary");
                 }
-                0
+                Streak::default()
             }
         };
         let source = |id: &str| SourceConfig {

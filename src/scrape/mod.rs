@@ -6,6 +6,8 @@ pub mod article;
 pub mod brief;
 pub mod charset;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod html;
 pub mod listing;
@@ -137,12 +139,16 @@ impl Scraper {
                 error,
             })?;
         let mut report = SourceReport::default();
-        // Oldest first, so issues are stored (and later posted) in publishing order.
-        for entry in entries
+        // The newest issues a list shows, at most MAX_ENTRIES (lists and feeds put the newest
+        // first): a feed of a thousand items must not become a thousand fetches in one pass, and
+        // what is older than that is older than any catch-up posts anyway.
+        let wanted: Vec<&ListEntry> = entries
             .iter()
-            .rev()
             .filter(|e| source.accepts_title(&e.title))
-        {
+            .take(MAX_ENTRIES)
+            .collect();
+        // Oldest first, so issues are stored (and later posted) in publishing order.
+        for entry in wanted.into_iter().rev() {
             if self.store.issue_for_url(&entry.url).await?.is_some() {
                 continue;
             }
@@ -179,10 +185,13 @@ impl Scraper {
                             store::now(),
                         )
                         .await?;
+                    // Logged when it starts and when it is given up; the retries between at debug.
                     if f.given_up_at.is_some() {
                         tracing::error!(source = %source.id, url = %entry.url, failures = f.failures, error = %e, "issue page given up after repeated failures; see /status");
+                    } else if f.failures == 1 {
+                        tracing::warn!(source = %source.id, url = %entry.url, next_try = %f.next_try_at, error = %e, "issue page failed; tried again later");
                     } else {
-                        tracing::warn!(source = %source.id, url = %entry.url, failures = f.failures, next_try = %f.next_try_at, error = %e, "issue page failed; tried again later");
+                        tracing::debug!(source = %source.id, url = %entry.url, failures = f.failures, next_try = %f.next_try_at, error = %e, "issue page failed again");
                     }
                 }
             }
@@ -267,6 +276,9 @@ impl Scraper {
         })
     }
 }
+
+/// The most list entries one pass looks at: the first (newest) that pass the title filter.
+pub const MAX_ENTRIES: usize = 50;
 
 /// How long parsing one page may take before it is an error instead of a stall. Pages are
 /// bounded in size and nesting ([`tame`]), so no page should come near it; it is the backstop.

@@ -516,6 +516,7 @@ fn a_page_without_article_text_is_an_error_not_an_empty_issue() {
 #[test]
 fn the_nesting_cap_leaves_every_real_page_alone() {
     let mut checked = 0;
+    let mut deepest = 0;
     for dir in ["aitimes", "wordpress", "euckr", "real", "seed"] {
         let path = crate::support::fixture_path(dir);
         for entry in std::fs::read_dir(&path).unwrap() {
@@ -525,6 +526,7 @@ fn the_nesting_cap_leaves_every_real_page_alone() {
             }
             let bytes = std::fs::read(&path).unwrap();
             let text = briefbot::scrape::charset::decode(&bytes, None, Some(b"kr"));
+            deepest = deepest.max(briefbot::scrape::tame::depth(&text));
             assert!(
                 matches!(
                     briefbot::scrape::tame::tame(&text),
@@ -537,6 +539,11 @@ fn the_nesting_cap_leaves_every_real_page_alone() {
         }
     }
     assert!(checked >= 15, "only {checked} pages found");
+    assert!(
+        deepest <= briefbot::scrape::tame::MAX_DEPTH / 2,
+        "a real page nests {deepest} deep: the cap is too close"
+    );
+    eprintln!("deepest fixture page: {deepest}");
 }
 
 /// Pages shaped to make parsers quadratic (issue 10 item 7: 10,000 nested `<div>`s took 77 s)

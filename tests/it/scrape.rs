@@ -613,7 +613,9 @@ async fn an_entry_that_keeps_failing_backs_off_alone_and_is_given_up_without_slo
     let state = store.source_states().await.unwrap().remove(0);
     assert_eq!(state.consecutive_failures, 0);
     assert_eq!(
-        briefbot::schedule::poll_once(&scraper, &source, 0).await,
+        briefbot::schedule::poll_once(&scraper, &source, Default::default())
+            .await
+            .failures,
         0,
         "the scheduler keeps the source's own interval"
     );

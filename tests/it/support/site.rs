@@ -26,6 +26,16 @@ pub enum Behaviour {
     RedirectTo(String),
     /// Answers only after this long.
     Stall(Duration),
+    /// Sends its headers, then one byte of body this often, for ever.
+    Trickle(Duration),
+    /// A finite body of this many bytes, streamed without a Content-Length.
+    Huge(usize),
+    /// A small gzip body (`Content-Encoding: gzip`) that inflates to this many bytes.
+    GzipBomb(usize),
+    /// 304 Not Modified, whatever the request asked.
+    AlwaysNotModified,
+    /// Random bytes served as `text/html`.
+    Garbage(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +230,61 @@ async fn handle(State(state): State<Arc<SiteState>>, request: Request) -> Respon
                 .unwrap();
         }
         Behaviour::Stall(d) => tokio::time::sleep(d).await,
+        Behaviour::Trickle(every) => {
+            let stream = futures_util::stream::unfold((), move |()| async move {
+                tokio::time::sleep(every).await;
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"<")),
+                    (),
+                ))
+            });
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/html")
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Behaviour::Huge(len) => {
+            const CHUNK: usize = 64 * 1024;
+            let chunk = axum::body::Bytes::from(vec![b'a'; CHUNK]);
+            let stream = futures_util::stream::iter(
+                (0..len.div_ceil(CHUNK)).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            );
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/html")
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Behaviour::GzipBomb(len) => {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let zeros = vec![b' '; 1024 * 1024];
+            for _ in 0..len.div_ceil(zeros.len()) {
+                gz.write_all(&zeros).unwrap();
+            }
+            let body = gz.finish().unwrap();
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/html")
+                .header(header::CONTENT_ENCODING, "gzip")
+                .body(Body::from(body))
+                .unwrap();
+        }
+        Behaviour::AlwaysNotModified => return StatusCode::NOT_MODIFIED.into_response(),
+        Behaviour::Garbage(len) => {
+            // A fixed xorshift, so every run serves the same garbage.
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let body: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/html")
+                .body(Body::from(body))
+                .unwrap();
+        }
     }
     if let (Some(etag), Some(sent)) = (&page.etag, request.headers().get(header::IF_NONE_MATCH))
         && sent.as_bytes() == etag.as_bytes()
