@@ -400,11 +400,28 @@ fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
 }
 
-/// Control characters other than whitespace dropped.
+/// Control characters other than whitespace dropped, and the invisible ones that can rearrange
+/// or hide what is shown: bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069: a scraped `U+202E` would show the rest of an embed backwards), and zero-width
+/// spaces, word joiners and byte-order marks. Joiners inside emoji (U+200D) and the
+/// left-to-right and right-to-left marks, which only nudge neutral characters, stay.
 fn without_controls(s: &str) -> String {
     s.chars()
-        .filter(|c| !c.is_control() || c.is_whitespace())
+        .filter(|c| (!c.is_control() || c.is_whitespace()) && !is_layout_changing(*c))
         .collect()
+}
+
+fn is_layout_changing(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200B}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{180E}'
+            | '\u{061C}'
+    )
 }
 
 /// A single line: whitespace runs (line breaks included) as one space, trimmed.
@@ -889,6 +906,38 @@ mod tests {
         for (raw, escaped) in cases {
             assert_eq!(escape_markdown(raw), escaped, "escaping {raw:?}");
             assert_eq!(unescape(escaped), raw);
+        }
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_spaces_are_dropped_from_every_field() {
+        let sneaky =
+            "\u{202E}역방향\u{202C} \u{2066}격리\u{2069} 숨\u{200B}김 \u{FEFF}끝 👩\u{200D}💻";
+        let briefs = vec![brief(sneaky, sneaky)];
+        let issue = IssueView {
+            title: sneaky,
+            source_name: sneaky,
+            ..view(sneaky, &briefs)
+        };
+        let messages = render_issue(&issue, &ItemFilter::All, &no_skip());
+        for embed in messages.iter().flat_map(|m| &m.embeds) {
+            for text in [
+                embed.title.as_deref().unwrap_or_default(),
+                &embed.description,
+                embed.footer.as_deref().unwrap_or_default(),
+            ] {
+                let shown: String = text.chars().filter(|c| *c != ZWSP).collect();
+                assert!(
+                    !shown.chars().any(is_layout_changing),
+                    "{text:?} keeps a layout-changing character"
+                );
+                if !text.is_empty() {
+                    assert!(
+                        shown.contains("역방향 격리 숨김 끝 👩\u{200D}💻"),
+                        "{text:?}"
+                    );
+                }
+            }
         }
     }
 

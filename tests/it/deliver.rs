@@ -952,3 +952,115 @@ async fn pruning_forgets_only_what_no_guarantee_needs() {
         Default::default()
     );
 }
+
+/// Hostile text on a scraped page (issue 10): mass and role/user/channel mentions, every kind
+/// of markdown, masked links, bidi overrides and zero-width characters, a 5,000-character
+/// headline. Scraped, stored and posted through serenity to the fake Discord, nothing can ping,
+/// format, hide or reorder text, and every field stays within Discord's limits.
+#[tokio::test]
+async fn hostile_scraped_text_is_posted_inert_and_within_limits() {
+    let w = World::new(&[214199]).await;
+    let (site, discord, store) = (&w.site, &w.discord, &w.store);
+    let long = "가나다라 ".repeat(1_000);
+    let items = [
+        (
+            "&lt;@123&gt; 님 @everyone 축하",
+            "&lt;#456&gt; 채널 @here &lt;@&amp;789&gt; 역할",
+        ),
+        (
+            long.as_str(),
+            "[가면 링크](https://evil.example/x) 와 &lt;https://evil.example&gt;",
+        ),
+        (
+            "\u{202E}방향 바꾸기\u{202C} \u{2066}격리\u{2069}",
+            "숨\u{200B}김\u{FEFF} ||스포일러|| `코드` ~~취소~~",
+        ),
+        (
+            "# 제목인 척",
+            "-# 작은 글씨 &gt; 인용 **굵게** __밑줄__ *기울임*",
+        ),
+    ];
+    let body: String = items
+        .iter()
+        .map(|(h, s)| format!("<p><strong>■ {h}</strong><br>{s}</p>"))
+        .collect();
+    let published = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let page = format!(
+        "<html><head><title>@everyone 속보</title>\
+         <meta property=\"og:title\" content=\"@everyone [8월21일] &lt;@&amp;1&gt; **속보** \u{202E}뒤집기\">\
+         <meta property=\"article:published_time\" content=\"{published}\"></head>\
+         <body><article id=\"article-view-content-div\"><p>@here 오늘의 [브리핑](https://evil.example) 입니다. 1. 목록 &gt; 인용</p>{body}</article></body></html>"
+    );
+    site.serve_bytes(
+        &article(214199),
+        page.into_bytes(),
+        "text/html; charset=utf-8",
+    );
+    w.subscribe(100).await;
+    w.scrape().await;
+    drain(&mut deliverer(store, discord)).await;
+
+    let posted = discord.messages(100);
+    assert!(!posted.is_empty());
+    assert!(
+        discord.unguarded().is_empty(),
+        "every message set allowed_mentions"
+    );
+    let utf16 = |s: &str| s.encode_utf16().count();
+    let mut fields = Vec::new();
+    for m in &posted {
+        assert_eq!(m.body["allowed_mentions"]["parse"], serde_json::json!([]));
+        let embeds = m.embeds();
+        assert!(embeds.len() <= 10);
+        let mut total = 0;
+        for e in &embeds {
+            let title = e["title"].as_str().unwrap_or_default();
+            let description = e["description"].as_str().unwrap_or_default();
+            let footer = e["footer"]["text"].as_str().unwrap_or_default();
+            assert!(utf16(title) <= 256, "title of {} units", utf16(title));
+            assert!(utf16(description) <= 4096);
+            total += utf16(title) + utf16(description) + utf16(footer);
+            fields.extend([title.to_owned(), description.to_owned()]);
+        }
+        assert!(total <= 6000);
+        if let Some(content) = m.body["content"].as_str() {
+            fields.push(content.to_owned());
+        }
+    }
+    let all = fields.join("\n");
+    for raw in [
+        "@everyone",
+        "@here",
+        "<@",
+        "<#",
+        "](",
+        "||",
+        "~~",
+        "**",
+        "__",
+    ] {
+        assert!(
+            !all.contains(raw),
+            "{raw:?} reached Discord unescaped:\n{all}"
+        );
+    }
+    for c in ['\u{202E}', '\u{202C}', '\u{2066}', '\u{2069}', '\u{FEFF}'] {
+        assert!(!all.contains(c), "{c:?} reached Discord");
+    }
+    assert!(
+        fields
+            .iter()
+            .all(|f| !f.starts_with('#') && !f.starts_with("-#") && !f.starts_with('>')),
+        "a line that Discord would format:\n{all}"
+    );
+    // The text itself is all there, escaped, not lost.
+    assert!(
+        all.contains("@\u{200B}everyone") && all.contains("\\[가면 링크\\]"),
+        "{all}"
+    );
+    assert!(all.contains("방향 바꾸기 격리"), "{all}");
+    assert!(
+        all.contains("가나다라 가나다라") && all.contains('…'),
+        "the long headline is cut"
+    );
+}
