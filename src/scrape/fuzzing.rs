@@ -15,54 +15,106 @@ use crate::domain::{CanonicalUrl, Format};
 use crate::render::{self, IssueView, ItemFilter};
 use crate::search;
 
-const FORMATS: [Format; 4] = [Format::Auto, Format::Ndsoft, Format::Wordpress, Format::Rss];
-
 /// Feeds `bytes` to every parser briefbot has; panics only on a bug.
 pub fn exercise(bytes: &[u8]) {
+    exercise_each(bytes, &mut |_, run| run());
+}
+
+/// [`exercise`], handing each parser's call to `each` with its name, to run (and time) it: the
+/// fuzz target checks each call's CPU time, `benches/parsers.rs` finds the slowest input of each.
+pub fn exercise_each(bytes: &[u8], each: &mut dyn FnMut(&'static str, &mut dyn FnMut())) {
     // Charset detection, with and without declared charsets and a Korean address.
-    let text = charset::decode(bytes, None, Some(b"kr"));
-    let _ = charset::decode(bytes, Some("text/html; charset=euc-kr"), None);
-    let _ = charset::decode(bytes, Some("text/html; charset=utf-16le"), Some(b"com"));
-    let _ = tame::tame(&text);
-    let _ = sniff(&text);
+    let mut text = String::new();
+    each("charset::decode", &mut || {
+        text = charset::decode(bytes, None, Some(b"kr"));
+        let _ = charset::decode(bytes, Some("text/html; charset=euc-kr"), None);
+        let _ = charset::decode(bytes, Some("text/html; charset=utf-16le"), Some(b"com"));
+    });
+    each("tame (nesting cap)", &mut || {
+        let _ = tame::tame(&text);
+    });
+    each("listing::sniff", &mut || {
+        let _ = sniff(&text);
+    });
 
     let base = Url::parse("https://www.aitimes.com/news/articleList.html").expect("valid URL");
     let now = Utc
         .with_ymd_and_hms(2026, 12, 31, 15, 30, 0)
         .single()
         .expect("valid time");
-    for format in FORMATS {
-        if let Ok(entries) = parse_listing(&text, &base, format, now) {
-            for entry in entries.iter().take(3) {
-                let _ = CanonicalUrl::parse(entry.url.as_str());
+    for (format, listing, article, issue) in [
+        (
+            Format::Auto,
+            "parse_listing auto",
+            "parse_article auto",
+            "issue_from_page auto + render",
+        ),
+        (
+            Format::Ndsoft,
+            "parse_listing ndsoft",
+            "parse_article ndsoft",
+            "issue_from_page ndsoft + render",
+        ),
+        (
+            Format::Wordpress,
+            "parse_listing wordpress",
+            "parse_article wordpress",
+            "issue_from_page wordpress + render",
+        ),
+        (
+            Format::Rss,
+            "parse_listing rss (feed-rs)",
+            "parse_article rss",
+            "issue_from_page rss + render",
+        ),
+    ] {
+        each(listing, &mut || {
+            if let Ok(entries) = parse_listing(&text, &base, format, now) {
+                for entry in entries.iter().take(3) {
+                    let _ = CanonicalUrl::parse(entry.url.as_str());
+                }
             }
-        }
-        if let Ok(article) = parse_article(&text, &base, format) {
-            let _ = article.into_issue(Some("제목"));
-        }
-        if let Ok(issue) = issue_from_page(&text, &base, format, None) {
-            check_rendering(&issue);
-        }
+        });
+        each(article, &mut || {
+            if let Ok(article) = parse_article(&text, &base, format) {
+                let _ = article.into_issue(Some("제목"));
+            }
+        });
+        each(issue, &mut || {
+            if let Ok(issue) = issue_from_page(&text, &base, format, None) {
+                check_rendering(&issue);
+            }
+        });
     }
-    let _ = parse_article_generic(&text, &base);
+    each("parse_article_generic (Readability)", &mut || {
+        let _ = parse_article_generic(&text, &base);
+    });
 
     // The splitter and the search terms on the text as lines, as the extractors hand them over.
     let lines: Vec<String> = text.lines().take(2_000).map(str::to_owned).collect();
-    let split = brief::split(&lines, Some("제목"));
-    let _ = brief::clean_lines(&lines, None);
-    let head: String = text.chars().take(300).collect();
-    let _ = search::index_terms(&split.text);
-    let _ = search::fts5_query(&head);
-    let _ = search::highlight(&split.text, &head, 200);
-    let _ = search::best_sentence(&split.text, &head);
+    let mut split = None;
+    each("brief::split", &mut || {
+        split = Some(brief::split(&lines, Some("제목")));
+        let _ = brief::clean_lines(&lines, None);
+    });
+    let split_text = split.map(|s| s.text).unwrap_or_default();
+    each("search terms and highlight", &mut || {
+        let head: String = text.chars().take(300).collect();
+        let _ = search::index_terms(&split_text);
+        let _ = search::fts5_query(&head);
+        let _ = search::highlight(&split_text, &head, 200);
+        let _ = search::best_sentence(&split_text, &head);
+    });
 
     // The text as a link, alone and against a base, as list pages and feeds give them.
-    for line in text.lines().take(8) {
-        let _ = CanonicalUrl::parse(line);
-        if let Ok(url) = base.join(line.trim()) {
-            let _ = CanonicalUrl::from_url(url);
+    each("CanonicalUrl", &mut || {
+        for line in text.lines().take(8) {
+            let _ = CanonicalUrl::parse(line);
+            if let Ok(url) = base.join(line.trim()) {
+                let _ = CanonicalUrl::from_url(url);
+            }
         }
-    }
+    });
 }
 
 /// An issue from any page renders within Discord's limits, every way a channel can ask.
