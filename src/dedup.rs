@@ -84,6 +84,64 @@ pub fn content_hash(issue: &Issue) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Everything the store looks up and writes to recognise an issue and its items again,
+/// computed once, before the transaction that stores the issue: the store only looks keys up
+/// and writes them (the rules that make them are here).
+#[derive(Debug, Clone)]
+pub struct IssuePrints {
+    /// [`content_hash`] of the issue.
+    pub content_hash: String,
+    /// [`shingles`] of its whole text, compared with candidates' texts.
+    pub shingles: HashSet<u64>,
+    /// The LSH band keys of those shingles ([`ISSUE_LSH`]).
+    pub bands: Vec<i64>,
+    /// One per brief, in order.
+    pub briefs: Vec<BriefPrints>,
+}
+
+/// A brief item's fingerprints (see [`IssuePrints`]).
+#[derive(Debug, Clone)]
+pub struct BriefPrints {
+    /// [`headline_key`] of its headline.
+    pub headline_key: String,
+    /// [`shingles`] of its headline and summary.
+    pub shingles: HashSet<u64>,
+    /// The LSH band keys of those shingles ([`BRIEF_LSH`]).
+    pub bands: Vec<i64>,
+}
+
+impl BriefPrints {
+    pub fn of(headline: &str, summary: &str) -> Self {
+        let shingles = shingles_of_brief(headline, summary);
+        Self {
+            headline_key: headline_key(headline),
+            bands: band_keys(&shingles, BRIEF_LSH),
+            shingles,
+        }
+    }
+}
+
+impl IssuePrints {
+    pub fn of(issue: &Issue) -> Self {
+        let shingles = shingles(&issue.text);
+        Self {
+            content_hash: content_hash(issue),
+            bands: band_keys(&shingles, ISSUE_LSH),
+            shingles,
+            briefs: issue
+                .briefs
+                .iter()
+                .map(|b| BriefPrints::of(&b.headline, &b.summary))
+                .collect(),
+        }
+    }
+}
+
+/// [`shingles`] of a brief item's text.
+pub fn shingles_of_brief(headline: &str, summary: &str) -> HashSet<u64> {
+    shingles(&brief_text(headline, summary))
+}
+
 /// FNV-1a, 64 bit: a fixed, documented hash, so keys stored in the database stay valid across
 /// builds and Rust versions (std's `DefaultHasher` promises neither).
 fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {

@@ -5,7 +5,6 @@
 //! `RETURNING`), so a PostgreSQL backend can reuse the queries; for now `postgres://` URLs are
 //! refused with a clear error.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,6 +33,9 @@ pub enum StoreError {
     /// A stored value the code cannot read back (a frozen delivery part, say).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// Something the store's own rules say cannot happen did: a bug, reported as one.
+    #[error("store invariant broken: {0}")]
+    Invariant(&'static str),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -273,8 +275,9 @@ impl Store {
         issue: &Issue,
         seen_at: &[&CanonicalUrl],
     ) -> Result<Option<(i64, CanonicalUrl)>> {
+        let prints = dedup::IssuePrints::of(issue);
         let mut conn = self.pool.acquire().await?;
-        find_duplicate(&mut conn, issue, seen_at).await
+        find_duplicate(&mut conn, issue, &prints, seen_at).await
     }
 
     /// Stores an issue unless it repeats a stored one; either way every URL in `seen_at`
@@ -287,17 +290,20 @@ impl Store {
         page: &SourcePage<'_>,
     ) -> Result<Recorded> {
         let at = now();
+        let prints = dedup::IssuePrints::of(issue);
         // IMMEDIATE takes SQLite's write lock up front: two sources recording the same issue at
         // once are serialized, instead of both reading "not stored" and one failing on commit.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = match find_duplicate(&mut tx, issue, seen_at).await? {
+        let inserted = match find_duplicate(&mut tx, issue, &prints, seen_at).await? {
             Some(dup) => Err(dup),
-            None => match insert_issue(&mut tx, source, issue, page, at).await? {
+            None => match insert_issue(&mut tx, source, issue, &prints, page, at).await? {
                 Some(id) => Ok(id),
                 // A unique key says it is stored after all (same URL or content).
-                None => Err(find_duplicate(&mut tx, issue, seen_at)
+                None => Err(find_duplicate(&mut tx, issue, &prints, seen_at)
                     .await?
-                    .ok_or_else(|| StoreError::Sql(sqlx::Error::RowNotFound))?),
+                    .ok_or(StoreError::Invariant(
+                        "an issue refused as stored was not found by its URL or content",
+                    ))?),
             },
         };
         let id = match inserted {
@@ -318,17 +324,12 @@ impl Store {
         for u in seen_at {
             insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
         }
-        insert_bands(
-            &mut tx,
-            "issue",
-            id,
-            &dedup::band_keys(&dedup::shingles(&issue.text), dedup::ISSUE_LSH),
-        )
-        .await?;
+        insert_bands(&mut tx, "issue", id, &prints.bands).await?;
         // The issue's own document first, then its items: the order the refill uses too.
         search::index_issue(&mut tx, source.as_str(), id, &issue.title, &issue.lead).await?;
-        for (position, brief) in issue.briefs.iter().enumerate() {
-            let brief_id = insert_brief(&mut tx, id, position as i64, brief).await?;
+        for (position, (brief, brief_prints)) in issue.briefs.iter().zip(&prints.briefs).enumerate()
+        {
+            let brief_id = insert_brief(&mut tx, id, position as i64, brief, brief_prints).await?;
             search::index_brief(&mut tx, source.as_str(), brief_id, brief).await?;
         }
         outbox::enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
@@ -441,13 +442,9 @@ impl Store {
     /// The story a brief item belongs to: the id of the first stored brief telling the same
     /// news (the same headline, or near-identical text), if any.
     pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
+        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
         let mut conn = self.pool.acquire().await?;
-        story_of(
-            &mut conn,
-            brief,
-            &dedup::shingles(&dedup::brief_text(&brief.headline, &brief.summary)),
-        )
-        .await
+        story_of(&mut conn, &prints).await
     }
 
     /// The stored brief with this id's story id, for tests and tools.
@@ -505,12 +502,14 @@ async fn issue_url(conn: &mut SqliteConnection, id: i64) -> Result<CanonicalUrl>
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    CanonicalUrl::parse(&url).map_err(|e| StoreError::Sql(sqlx::Error::Decode(e.into())))
+    CanonicalUrl::parse(&url)
+        .map_err(|e| StoreError::Corrupt(format!("issue {id} has the URL {url:?}: {e}")))
 }
 
 async fn find_duplicate(
     conn: &mut SqliteConnection,
     issue: &Issue,
+    prints: &dedup::IssuePrints,
     seen_at: &[&CanonicalUrl],
 ) -> Result<Option<(i64, CanonicalUrl)>> {
     for url in std::iter::once(&&issue.url).chain(seen_at) {
@@ -519,23 +518,17 @@ async fn find_duplicate(
         }
     }
     let by_hash: Option<i64> = sqlx::query_scalar("SELECT id FROM issues WHERE content_hash = $1")
-        .bind(dedup::content_hash(issue))
+        .bind(&prints.content_hash)
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(id) = by_hash {
         return Ok(Some((id, issue_url(conn, id).await?)));
     }
-    let shingles = dedup::shingles(&issue.text);
-    let ids = candidates(
-        conn,
-        "issue",
-        &dedup::band_keys(&shingles, dedup::ISSUE_LSH),
-    )
-    .await?;
+    let ids = candidates(conn, "issue", &prints.bands).await?;
     let texts: Vec<(i64, String)> =
         fetch_by_ids(conn, "SELECT id, body_text FROM issues", &ids).await?;
     for (id, text) in texts {
-        if dedup::issues_match(&shingles, &dedup::shingles(&text)) {
+        if dedup::issues_match(&prints.shingles, &dedup::shingles(&text)) {
             return Ok(Some((id, issue_url(conn, id).await?)));
         }
     }
@@ -643,6 +636,7 @@ async fn insert_issue(
     conn: &mut SqliteConnection,
     source: &SourceId,
     issue: &Issue,
+    prints: &dedup::IssuePrints,
     page: &SourcePage<'_>,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>> {
@@ -660,7 +654,7 @@ async fn insert_issue(
     .bind(at)
     .bind(&issue.lead)
     .bind(&issue.text)
-    .bind(dedup::content_hash(issue))
+    .bind(&prints.content_hash)
     .bind(page.url)
     .bind(page.html)
     .bind(page.format)
@@ -689,21 +683,17 @@ async fn insert_issue_url(
     Ok(())
 }
 
-async fn story_of(
-    conn: &mut SqliteConnection,
-    brief: &Brief,
-    shingles: &HashSet<u64>,
-) -> Result<Option<i64>> {
+async fn story_of(conn: &mut SqliteConnection, prints: &dedup::BriefPrints) -> Result<Option<i64>> {
     let by_headline: Option<i64> = sqlx::query_scalar(
         "SELECT story_id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 1",
     )
-    .bind(dedup::headline_key(&brief.headline))
+    .bind(&prints.headline_key)
     .fetch_optional(&mut *conn)
     .await?;
     if by_headline.is_some() {
         return Ok(by_headline);
     }
-    let ids = candidates(conn, "brief", &dedup::band_keys(shingles, dedup::BRIEF_LSH)).await?;
+    let ids = candidates(conn, "brief", &prints.bands).await?;
     let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
         conn,
         "SELECT id, story_id, headline, summary FROM briefs",
@@ -714,8 +704,8 @@ async fn story_of(
         .into_iter()
         .find(|(_, _, headline, summary)| {
             dedup::briefs_match(
-                shingles,
-                &dedup::shingles(&dedup::brief_text(headline, summary)),
+                &prints.shingles,
+                &dedup::shingles_of_brief(headline, summary),
             )
         })
         .map(|(_, story, _, _)| story))
@@ -726,9 +716,9 @@ async fn insert_brief(
     issue_id: i64,
     position: i64,
     brief: &Brief,
+    prints: &dedup::BriefPrints,
 ) -> Result<i64> {
-    let shingles = dedup::shingles(&dedup::brief_text(&brief.headline, &brief.summary));
-    let story = story_of(conn, brief, &shingles).await?;
+    let story = story_of(conn, prints).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id)
          VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0)) RETURNING id",
@@ -737,7 +727,7 @@ async fn insert_brief(
     .bind(position)
     .bind(&brief.headline)
     .bind(&brief.summary)
-    .bind(dedup::headline_key(&brief.headline))
+    .bind(&prints.headline_key)
     .bind(story)
     .fetch_one(&mut *conn)
     .await?;
@@ -747,12 +737,6 @@ async fn insert_brief(
             .execute(&mut *conn)
             .await?;
     }
-    insert_bands(
-        conn,
-        "brief",
-        id,
-        &dedup::band_keys(&shingles, dedup::BRIEF_LSH),
-    )
-    .await?;
+    insert_bands(conn, "brief", id, &prints.bands).await?;
     Ok(id)
 }
