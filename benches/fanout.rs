@@ -160,18 +160,9 @@ impl Bench {
 
     /// The database's size in bytes, its log checkpointed into it first.
     async fn size(&self) -> u64 {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(self.store.pool())
+        briefbot::store::testing::size_on_disk(&self.store)
             .await
-            .unwrap();
-        let (pages, page_size): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),
-                    (SELECT page_size FROM pragma_page_size())",
-        )
-        .fetch_one(self.store.pool())
-        .await
-        .unwrap();
-        (pages * page_size) as u64
+            .unwrap()
     }
 
     fn report_limits(&self, retries: usize) {

@@ -19,6 +19,8 @@ use crate::scrape::fetch::Validators;
 
 pub mod outbox;
 pub mod search;
+#[doc(hidden)]
+pub mod testing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -167,8 +169,9 @@ impl Store {
         Ok(store)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Closes every connection; later calls fail (as when the database stops answering).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Registers a source (or renames it).

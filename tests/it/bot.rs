@@ -434,10 +434,14 @@ async fn status_shows_sources_queue_and_paused_channels() {
     let bot = Running::start().await;
     bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
     bot.scrape().await;
-    sqlx::query("UPDATE subscriptions SET paused_at = '2026-11-28T00:00:00+00:00', pause_reason = 'Discord answered 403 Forbidden: Missing Access'")
-        .execute(bot.store.pool())
-        .await
-        .unwrap();
+    briefbot::store::testing::pause_channel(
+        &bot.store,
+        CHANNEL as i64,
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 28, 0, 0, 0).unwrap(),
+        "Discord answered 403 Forbidden: Missing Access",
+    )
+    .await
+    .unwrap();
     bot.store
         .set_history_denied(CHANNEL as i64, true)
         .await

@@ -174,7 +174,7 @@ async fn a_database_that_does_not_answer_makes_healthz_unavailable() {
     let db = TestDb::new();
     let store = store_with_an_issue_owed_to_two_channels(&db, two_hours_ago()).await;
     let (base, _stop, _) = start(store.clone(), vec![SourceConfig::aitimes_briefing()]).await;
-    store.pool().close().await;
+    store.close().await;
 
     let (status, _, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 503, "{body}");

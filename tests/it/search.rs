@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use briefbot::domain::{Brief, CanonicalUrl, Issue, kst};
-use briefbot::store::{Recorded, Store};
+use briefbot::store::{Recorded, Store, testing};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
@@ -200,10 +200,7 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
     record(&store, "aitimes-briefing", &issue).await;
     let before = keys(&store.search("엔비디아", None, 100, 0).await.unwrap());
     assert!(!before.is_empty());
-    sqlx::query("DELETE FROM search_index")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    testing::cut_search_index(&store, 0).await.unwrap();
     assert!(
         store
             .search("엔비디아", None, 100, 0)
@@ -221,23 +218,9 @@ async fn briefs_stored_before_the_index_existed_are_indexed_on_open() {
     // Refilled oldest first: rowids follow the issues' dates, as the newest-first ranking
     // window expects.
     // Each issue's own document (title and lead) comes before its items.
-    let order = index_order(&reopened).await;
+    let order = testing::index_order(&reopened).await.unwrap();
     assert_eq!(order.len(), 84 + 23);
     assert!(order.is_sorted(), "{order:?}");
-}
-
-/// Each indexed document in rowid order: its issue's publish time, and whether it is an item
-/// (1) or the issue's own title and lead (0).
-async fn index_order(store: &Store) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "SELECT i.published_at, s.doc > 0 FROM search_index s
-         LEFT JOIN briefs b ON b.id = s.doc
-         JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
-         ORDER BY s.rowid",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
 }
 
 fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
@@ -298,10 +281,7 @@ async fn an_index_refill_cut_short_is_finished_on_the_next_open() {
     let (store, _, _) = load(&db).await;
     let before = keys(&store.search("오픈AI", None, 200, 0).await.unwrap());
     // As if the process died after the first of the refill's transactions.
-    sqlx::query("DELETE FROM search_index WHERE rowid > 40")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    testing::cut_search_index(&store, 40).await.unwrap();
     assert_ne!(
         keys(&store.search("오픈AI", None, 200, 0).await.unwrap()),
         before
@@ -313,10 +293,7 @@ async fn an_index_refill_cut_short_is_finished_on_the_next_open() {
         keys(&reopened.search("오픈AI", None, 200, 0).await.unwrap()),
         before
     );
-    let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
-        .fetch_one(reopened.pool())
-        .await
-        .unwrap();
+    let indexed = testing::indexed_documents(&reopened).await.unwrap();
     // 83 briefs and the 22 issues' own documents.
     assert_eq!(indexed, 83 + 22);
 }
@@ -329,17 +306,7 @@ async fn a_database_of_the_previous_version_gets_its_issues_indexed_in_age_order
     assert_eq!(keys(&lead_only).len(), 1);
     // The previous version: only the items of an issue with items were indexed, and the
     // migration that indexes every issue had not run.
-    sqlx::query(
-        "DELETE FROM search_index WHERE doc < 0
-           AND EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = -search_index.doc)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261201000006")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    testing::as_before_lead_search(&store).await.unwrap();
     assert!(
         store
             .search("센스타임", None, 10, 0)
@@ -353,7 +320,7 @@ async fn a_database_of_the_previous_version_gets_its_issues_indexed_in_age_order
     let found = upgraded.search("센스타임", None, 10, 0).await.unwrap();
     assert_eq!(keys(&found), keys(&lead_only));
     assert_eq!(ids[&found[0].key], "i0808");
-    let rows = index_order(&upgraded).await;
+    let rows = testing::index_order(&upgraded).await.unwrap();
     assert_eq!(rows.len(), 83 + 22, "every brief and every issue, once");
     assert!(
         rows.is_sorted(),

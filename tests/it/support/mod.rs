@@ -96,20 +96,7 @@ pub async fn record(store: &Store, source: &str, issue: &Issue) -> Recorded {
 /// the outbox recorded any: its parts attempted but not recorded, the delivery pending, and
 /// the channel's stories not remembered.
 pub async fn forget_posting(store: &Store, delivery_id: i64) {
-    sqlx::query("UPDATE delivery_parts SET message_id = NULL WHERE delivery_id = $1")
-        .bind(delivery_id)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1",
-    )
-    .bind(delivery_id)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query("DELETE FROM channel_stories")
-        .execute(store.pool())
+    briefbot::store::testing::forget_posting(store, delivery_id)
         .await
         .unwrap();
 }
