@@ -150,6 +150,7 @@ async fn main() {
         sources: vec![SourceConfig::aitimes_briefing()],
         started: Instant::now(),
         guild_id: Some(7),
+        shards: briefbot::config::Shards::Auto,
         telemetry: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

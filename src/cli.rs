@@ -216,6 +216,7 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         started,
         guild_id: settings.guild_id,
         telemetry,
+        shards: settings.shards,
     };
     let http = bot::http_client(&token, settings.api_proxy.as_ref())
         .context("cannot set up the HTTP client for Discord")?;

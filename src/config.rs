@@ -132,6 +132,55 @@ pub struct Settings {
     pub guild_id: Option<u64>,
     pub api_proxy: Option<Url>,
     pub http_addr: Option<SocketAddr>,
+    pub shards: Shards,
+}
+
+/// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, SPEC §2 and §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shards {
+    /// Every shard Discord recommends (`GET /gateway/bot`), all in this process.
+    #[default]
+    Auto,
+    /// Shards `first` through `last` (inclusive) of `total`.
+    Range { first: u32, last: u32, total: u32 },
+}
+
+impl Shards {
+    /// `auto`, `I/N` (shard I of N) or `A-B/N` (shards A through B of N).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let s = text.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        let bad = || {
+            format!(
+                "'{s}' is not 'auto', a shard like '1/4' (shard 1 of 4) or a range like '0-3/8'"
+            )
+        };
+        let number = |n: &str| n.trim().parse::<u32>().map_err(|_| bad());
+        let (range, total) = s.split_once('/').ok_or_else(bad)?;
+        let total = number(total)?;
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => {
+                let n = number(range)?;
+                (n, n)
+            }
+        };
+        if total == 0 {
+            return Err(format!("'{s}': the number of shards must be at least 1"));
+        }
+        if first > last {
+            return Err(format!("'{s}': the range {first}-{last} runs backwards"));
+        }
+        if last >= total {
+            return Err(format!(
+                "'{s}': there is no shard {last} of {total} (they are numbered 0 to {})",
+                total - 1
+            ));
+        }
+        Ok(Self::Range { first, last, total })
+    }
 }
 
 impl Settings {
@@ -180,6 +229,10 @@ impl Settings {
                 })
             })
             .transpose()?;
+        let shards = get("BRIEFBOT_SHARDS")
+            .map(|v| Shards::parse(&v).map_err(|m| ConfigError::env("BRIEFBOT_SHARDS", m)))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             discord_token,
             database_url,
@@ -188,6 +241,7 @@ impl Settings {
             guild_id,
             api_proxy,
             http_addr,
+            shards,
         })
     }
 }
@@ -452,6 +506,56 @@ allow_private = true
             );
             assert!(!got.contains('\n'), "error must be one line: {got:?}");
         }
+    }
+
+    #[test]
+    fn shard_ranges_parse_and_bad_ones_say_what_is_accepted() {
+        assert_eq!(Shards::parse("auto"), Ok(Shards::Auto));
+        assert_eq!(Shards::parse(" AUTO "), Ok(Shards::Auto));
+        assert_eq!(
+            Shards::parse("1/3"),
+            Ok(Shards::Range {
+                first: 1,
+                last: 1,
+                total: 3
+            })
+        );
+        assert_eq!(
+            Shards::parse("0-3/8"),
+            Ok(Shards::Range {
+                first: 0,
+                last: 3,
+                total: 8
+            })
+        );
+        assert_eq!(
+            Shards::parse("0/1"),
+            Ok(Shards::Range {
+                first: 0,
+                last: 0,
+                total: 1
+            })
+        );
+        for (bad, why) in [
+            ("3/3", "there is no shard 3 of 3 (they are numbered 0 to 2)"),
+            ("0/0", "the number of shards must be at least 1"),
+            ("4-2/8", "the range 4-2 runs backwards"),
+            ("two", "is not 'auto', a shard like '1/4'"),
+            ("1/x", "is not 'auto'"),
+            ("-1/3", "is not 'auto'"),
+            ("1-/3", "is not 'auto'"),
+        ] {
+            let got = Shards::parse(bad).unwrap_err();
+            assert!(got.contains(why), "{bad}: {got}");
+        }
+        let err = settings(&[("BRIEFBOT_SHARDS", "5/4")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("environment: BRIEFBOT_SHARDS: '5/4': there is no shard 5"),
+            "{err}"
+        );
+        assert_eq!(settings(&[]).unwrap().shards, Shards::Auto);
     }
 
     #[test]

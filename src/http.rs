@@ -67,6 +67,10 @@ struct Health {
     uptime_seconds: u64,
     database: &'static str,
     discord: &'static str,
+    /// This process's gateway shards, `[first, last, total]`; null until the gateway starts.
+    shards: Option<[u32; 3]>,
+    /// Whether this process polls the sources: always, with one process on SQLite.
+    scheduler: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     deliveries_pending: Option<i64>,
     sources: Vec<SourceHealth>,
@@ -148,6 +152,8 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
         } else {
             "connecting"
         },
+        shards: endpoint.telemetry.shards(),
+        scheduler: "active",
         deliveries_pending: pending,
         sources,
     };

@@ -32,6 +32,8 @@ pub struct Telemetry {
     /// Why each source's loop last ended abnormally (a std mutex: held for a lookup, never
     /// across an await).
     restart_reasons: Mutex<HashMap<String, String>>,
+    /// The gateway shards this process runs: first, last, total (known once the gateway starts).
+    shards: Mutex<Option<[u32; 3]>>,
 }
 
 impl Telemetry {
@@ -39,6 +41,15 @@ impl Telemetry {
     /// (at most a second ago).
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_shards(&self, first: u32, last: u32, total: u32) {
+        *self.shards.lock().unwrap_or_else(|p| p.into_inner()) = Some([first, last, total]);
+    }
+
+    /// This process's gateway shards, `[first, last, total]`, once the gateway has started.
+    pub fn shards(&self) -> Option<[u32; 3]> {
+        *self.shards.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn set_connected(&self, connected: bool) {

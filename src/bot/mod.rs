@@ -19,7 +19,9 @@ use serenity::http::{Http, HttpBuilder};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::config::{Secret, SourceConfig};
+use anyhow::Context as _;
+
+use crate::config::{Secret, Shards, SourceConfig};
 use crate::deliver::{self, Deliverer, DeliverySettings};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -33,6 +35,8 @@ pub struct Bot {
     pub guild_id: Option<u64>,
     /// The gateway's state and the counts of the operator's endpoint.
     pub telemetry: Arc<Telemetry>,
+    /// The gateway shards this process runs.
+    pub shards: crate::config::Shards,
 }
 
 /// Interaction replies start from these, the one place that says that none can ping: an
@@ -192,6 +196,7 @@ pub async fn run(
         .collect();
     let store = bot.store.clone();
     let telemetry = bot.telemetry.clone();
+    let shards = bot.shards;
     let handler = Handler { bot: Arc::new(bot) };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
@@ -199,9 +204,30 @@ pub async fn run(
     let deliverer = Deliverer::new(store, client.http.clone(), names, delivery)
         .with_telemetry(telemetry.clone());
     let worker = tokio::spawn(deliver::run(deliverer, shutdown.clone()));
+    let (first, last, total) = match shards {
+        Shards::Range { first, last, total } => (first, last, total),
+        Shards::Auto => {
+            let recommended = client
+                .http
+                .get_bot_gateway()
+                .await
+                .context("cannot ask Discord how many gateway shards to run")?
+                .shards
+                .max(1);
+            (0, recommended - 1, recommended)
+        }
+    };
+    tracing::info!(first, last, total, "starting gateway shards");
+    telemetry.set_shards(first, last, total);
     let shards = client.shard_manager.clone();
-    let watcher = tokio::spawn(watch_connection(shards.clone(), telemetry));
-    let mut gateway = tokio::spawn(async move { client.start().await });
+    let watcher = tokio::spawn(watch_connection(
+        shards.clone(),
+        telemetry,
+        last - first + 1,
+    ));
+    // serenity's range is inclusive of its end: `first..last` starts shards first to last.
+    let mut gateway =
+        tokio::spawn(async move { client.start_shard_range(first..last, total).await });
     let mut shutdown = shutdown;
     let stopped = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -223,20 +249,19 @@ pub async fn run(
     ended
 }
 
-/// Keeps the telemetry's `connected` true while the shard is connected. serenity reports a lost
-/// connection through its shard manager (the runner is replaced), not always as a stage-update
-/// event, so the manager is read every second; READY sets it at once.
-async fn watch_connection(shards: Arc<ShardManager>, telemetry: Arc<Telemetry>) {
+/// Keeps the telemetry's `connected` true while every shard of this process is connected.
+/// serenity reports a lost connection through its shard manager (the runner is replaced), not
+/// always as a stage-update event, so the manager is read every second; READY sets it at once.
+async fn watch_connection(shards: Arc<ShardManager>, telemetry: Arc<Telemetry>, count: u32) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let connected = shards
-            .runners
-            .lock()
-            .await
+        let runners = shards.runners.lock().await;
+        let up = runners
             .values()
-            .any(|runner| runner.stage == ConnectionStage::Connected);
-        telemetry.set_connected(connected);
+            .filter(|runner| runner.stage == ConnectionStage::Connected)
+            .count();
+        telemetry.set_connected(up as u32 >= count);
     }
 }

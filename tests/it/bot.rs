@@ -67,6 +67,7 @@ impl Running {
             sources: vec![source.clone()],
             started: std::time::Instant::now(),
             guild_id: Some(GUILD),
+            shards: briefbot::config::Shards::Auto,
             telemetry: telemetry.clone(),
         };
         let delivery = DeliverySettings {
@@ -794,6 +795,7 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         sources: vec![bot.source.clone()],
         started: std::time::Instant::now(),
         guild_id: Some(GUILD),
+        shards: briefbot::config::Shards::Auto,
         telemetry: Default::default(),
     };
     let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)

@@ -355,6 +355,10 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         health["sources"][0]["issues"].as_i64() > Some(0),
         "{health}"
     );
+    // BRIEFBOT_SHARDS=auto: the shards Discord recommends (the fake says one), all here.
+    assert_eq!(health["shards"], serde_json::json!([0, 0, 1]), "{health}");
+    assert_eq!(health["scheduler"], "active", "{health}");
+    assert_eq!(discord.identified_shards(), [serde_json::json!([0, 1])]);
     // The pass is counted when it ends.
     let mut metrics = String::new();
     for _ in 0..200 {
@@ -395,6 +399,46 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         !log.contains("secret-token-value"),
         "the token must never be logged"
     );
+}
+
+/// `BRIEFBOT_SHARDS=I/N`: the process identifies as shard I of N and says so in `/healthz`.
+#[tokio::test]
+async fn run_starts_the_shards_it_is_given() {
+    let site = site_with_issues().await;
+    let discord = crate::support::discord::FakeDiscord::start().await;
+    let db = TestDb::new();
+    write_sources(db.dir.path(), &site);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
+        .current_dir(db.dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("BRIEFBOT_SOURCES")
+        .env("DISCORD_TOKEN", "shard-test-token")
+        .env("DISCORD_API_PROXY", &discord.base)
+        .env("BRIEFBOT_GUILD_ID", "7")
+        .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
+        .env("BRIEFBOT_SHARDS", "2/3")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut health = serde_json::Value::Null;
+    for _ in 0..500 {
+        if let Ok(r) = reqwest::get(format!("http://{addr}/healthz")).await {
+            health = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            if health["discord"] == "connected" {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(health["discord"], "connected", "{health}");
+    assert_eq!(health["shards"], serde_json::json!([2, 2, 3]), "{health}");
+    assert_eq!(discord.identified_shards(), [serde_json::json!([2, 3])]);
 }
 
 #[tokio::test]

@@ -87,6 +87,8 @@ struct DiscordState {
     followups: HashMap<String, Vec<Value>>,
     /// Gateway connections made (IDENTIFY received).
     identified: usize,
+    /// The `shard` of each IDENTIFY, in order.
+    identified_shards: Vec<Value>,
     /// While set, gateway connections are refused (as during an outage).
     gateway_down: bool,
     /// Woken whenever an interaction answer arrives.
@@ -279,6 +281,11 @@ impl FakeDiscord {
     /// Sends a gateway event (`GUILD_DELETE`, `CHANNEL_DELETE`, …) to the bot.
     pub fn dispatch(&self, event: &str, d: Value) {
         self.events.send(json!({ EVENT: event, "d": d })).unwrap();
+    }
+
+    /// The `shard` field (`[id, total]`) of every IDENTIFY so far.
+    pub fn identified_shards(&self) -> Vec<Value> {
+        self.state.lock().unwrap().identified_shards.clone()
     }
 
     /// Gateway sessions identified so far.
@@ -781,7 +788,11 @@ async fn serve_gateway(
                             let _ = tx.send(WsMessage::Text(json!({ "op": 11 }).to_string())).await;
                         }
                         Some(2) => {
-                            state.lock().unwrap().identified += 1;
+                            {
+                                let mut state = state.lock().unwrap();
+                                state.identified += 1;
+                                state.identified_shards.push(payload["d"]["shard"].clone());
+                            }
                             seq += 1;
                             let ready = json!({ "op": 0, "t": "READY", "s": seq, "d": {
                                 "v": 10,
