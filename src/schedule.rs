@@ -136,14 +136,7 @@ pub async fn supervise<P, F>(
         if *shutdown.borrow() || error.is_cancelled() {
             continue;
         }
-        let why = match error.try_into_panic() {
-            Ok(panic) => panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned()),
-            Err(error) => error.to_string(),
-        };
+        let why = why_task_ended(error);
         let wait = restart_base
             .saturating_mul(1u32 << restarts.min(16))
             .min(MAX_RESTART_WAIT.max(restart_base));
@@ -151,6 +144,18 @@ pub async fn supervise<P, F>(
         telemetry.source_restarted(source.id.as_str(), &why);
         let id = spawn(&mut tasks, source.clone(), wait);
         running.insert(id, (source, restarts + 1));
+    }
+}
+
+/// What a task that ended abnormally says: its panic's message, or why it was stopped.
+pub(crate) fn why_task_ended(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned()),
+        Err(error) => error.to_string(),
     }
 }
 

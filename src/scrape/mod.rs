@@ -315,14 +315,7 @@ async fn offload<T: Send + 'static>(
     });
     match tokio::time::timeout(budget, task).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(join)) => Err(Offloaded::Panicked(match join.try_into_panic() {
-            Ok(panic) => panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned()),
-            Err(e) => e.to_string(),
-        })),
+        Ok(Err(join)) => Err(Offloaded::Panicked(crate::schedule::why_task_ended(join))),
         Err(_) => Err(Offloaded::TooSlow(budget)),
     }
 }

@@ -311,18 +311,10 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
-        .current_dir(db.dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("BRIEFBOT_SOURCES")
-        .env("RUST_LOG", "info")
+    let child = crate::support::briefbot_run(db.dir.path(), &discord.base)
         .env("DISCORD_TOKEN", "secret-token-value")
-        .env("DISCORD_API_PROXY", &discord.base)
-        .env("BRIEFBOT_GUILD_ID", "7")
         .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
 
@@ -412,18 +404,11 @@ async fn run_starts_the_shards_it_is_given() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
-        .current_dir(db.dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("BRIEFBOT_SOURCES")
+    let _child = crate::support::briefbot_run(db.dir.path(), &discord.base)
         .env("DISCORD_TOKEN", "shard-test-token")
-        .env("DISCORD_API_PROXY", &discord.base)
-        .env("BRIEFBOT_GUILD_ID", "7")
         .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
         .env("BRIEFBOT_SHARDS", "2/3")
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut health = serde_json::Value::Null;

@@ -17,22 +17,10 @@ const FIRST_CHANNEL: u64 = 1000;
 const LIST: &str = "/news/list.html";
 
 fn start(dir: &Path, discord: &FakeDiscord, log: &str) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
-        .arg("run")
-        .current_dir(dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("briefbot.db").display()),
-        )
-        .env("BRIEFBOT_SOURCES", dir.join("sources.toml"))
-        .env("RUST_LOG", "info")
+    // The database and sources.toml are in `dir`, where the defaults look for them.
+    crate::support::briefbot_run(dir, &discord.base)
         .env("DISCORD_TOKEN", "crash-test-token")
-        .env("DISCORD_API_PROXY", &discord.base)
-        .env("BRIEFBOT_GUILD_ID", "7")
-        .env_remove("BRIEFBOT_HTTP_ADDR")
-        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.join(log)).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .unwrap()
 }

@@ -190,22 +190,11 @@ async fn every_source_fault_is_logged_once_backed_off_and_contained() {
         l.local_addr().unwrap()
     };
     let log_path = dir.join("run.log");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"))
-        .arg("run")
-        .current_dir(dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("briefbot.db").display()),
-        )
-        .env("BRIEFBOT_SOURCES", dir.join("sources.toml"))
-        .env("RUST_LOG", "info")
+    // The database and sources.toml are in `dir`, where the defaults look for them.
+    let mut child = crate::support::briefbot_run(dir, &discord.base)
         .env("DISCORD_TOKEN", "fault-matrix-token")
-        .env("DISCORD_API_PROXY", &discord.base)
-        .env("BRIEFBOT_GUILD_ID", "7")
         .env("BRIEFBOT_HTTP_ADDR", http_addr.to_string())
-        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
 

@@ -44,6 +44,26 @@ pub fn real_fixture(name: &str) -> String {
         .unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"))
 }
 
+/// `briefbot run` as an operator starts it, in `dir` (where its database and sources file are
+/// unless the caller says otherwise), against the fake Discord at `discord_base`, registering
+/// commands in guild 7, killed when dropped. The caller adds the token, settings and stderr.
+pub fn briefbot_run(dir: &std::path::Path, discord_base: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"));
+    command
+        .arg("run")
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("BRIEFBOT_SOURCES")
+        .env_remove("BRIEFBOT_HTTP_ADDR")
+        .env_remove("BRIEFBOT_SHARDS")
+        .env("RUST_LOG", "info")
+        .env("DISCORD_API_PROXY", discord_base)
+        .env("BRIEFBOT_GUILD_ID", "7")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 /// A fresh SQLite file in its own temporary directory (removed when dropped).
 pub struct TestDb {
     pub dir: tempfile::TempDir,
