@@ -100,7 +100,21 @@ struct Handler {
 #[serenity::async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
-        self.bot.telemetry.set_connected(true);
+        // serenity's own shard id for this connection, and the total this process was started
+        // with (READY carries both too, when Discord sends them).
+        let total = self.bot.telemetry.shards().map_or(1, |[_, _, total]| total);
+        let shard = (ctx.shard_id.0, total);
+        // One shard in all: connected now. With more, the watcher says so once every shard of
+        // this process is.
+        if shard.1 == 1 {
+            self.bot.telemetry.set_connected(true);
+        }
+        // The commands are the application's, not a shard's: the process that runs shard 0
+        // registers them, once, whichever processes run the other shards.
+        if shard.0 != 0 {
+            tracing::info!(shard = shard.0, total = shard.1, user = %ready.user.name, "shard connected to Discord");
+            return;
+        }
         let commands = commands::definitions();
         let result = match self.bot.guild_id {
             Some(guild) => GuildId::new(guild).set_commands(&ctx.http, commands).await,

@@ -393,7 +393,8 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
     );
 }
 
-/// `BRIEFBOT_SHARDS=I/N`: the process identifies as shard I of N and says so in `/healthz`.
+/// `BRIEFBOT_SHARDS=I/N`: the process identifies as shard I of N, says so in `/healthz`, and
+/// leaves registering the commands to the process with shard 0.
 #[tokio::test]
 async fn run_starts_the_shards_it_is_given() {
     let site = site_with_issues().await;
@@ -424,6 +425,12 @@ async fn run_starts_the_shards_it_is_given() {
     assert_eq!(health["discord"], "connected", "{health}");
     assert_eq!(health["shards"], serde_json::json!([2, 2, 3]), "{health}");
     assert_eq!(discord.identified_shards(), [serde_json::json!([2, 3])]);
+    // Commands are the application's: only the process with shard 0 registers them.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !discord.has_commands("7"),
+        "shard 2 of 3 registered the commands"
+    );
 }
 
 #[tokio::test]

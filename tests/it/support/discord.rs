@@ -211,6 +211,11 @@ impl FakeDiscord {
         }
     }
 
+    /// Whether any commands are registered for `scope` now (no waiting).
+    pub fn has_commands(&self, scope: &str) -> bool {
+        self.state.lock().unwrap().commands.contains_key(scope)
+    }
+
     /// The commands registered for `scope` (`global` or a guild id), once there are some.
     pub async fn registered_commands(&self, scope: &str) -> Value {
         // Generous: a loaded CI machine may take a while to start a process and connect.
@@ -799,6 +804,8 @@ async fn serve_gateway(
                                 "user": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
                                 "guilds": [],
                                 "session_id": "fake-session",
+                                // As Discord does: READY names the shard the IDENTIFY asked for.
+                                "shard": payload["d"]["shard"].clone(),
                                 "resume_gateway_url": format!("ws://{ws_addr}"),
                                 "application": { "id": APP_ID.to_string(), "flags": 0 },
                             }});
