@@ -301,8 +301,14 @@ async fn run_stops_with_a_clear_error_when_the_http_address_is_taken() {
     );
 }
 
-#[tokio::test]
-async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
+/// What `briefbot run` needs: the fake site with issues, its sources file in a fresh database
+/// directory, the fake Discord, and a free address for `/healthz`.
+async fn world_for_run() -> (
+    FakeSite,
+    crate::support::discord::FakeDiscord,
+    TestDb,
+    std::net::SocketAddr,
+) {
     let site = site_with_issues().await;
     let discord = crate::support::discord::FakeDiscord::start().await;
     let db = TestDb::new();
@@ -311,6 +317,12 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .local_addr()
         .unwrap();
+    (site, discord, db, addr)
+}
+
+#[tokio::test]
+async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
+    let (site, discord, db, addr) = world_for_run().await;
     let child = crate::support::briefbot_run(db.dir.path(), &discord.base)
         .env("DISCORD_TOKEN", "secret-token-value")
         .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
@@ -397,14 +409,7 @@ async fn run_connects_registers_commands_and_stops_cleanly_on_sigterm() {
 /// leaves registering the commands to the process with shard 0.
 #[tokio::test]
 async fn run_starts_the_shards_it_is_given() {
-    let site = site_with_issues().await;
-    let discord = crate::support::discord::FakeDiscord::start().await;
-    let db = TestDb::new();
-    write_sources(db.dir.path(), &site);
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_site, discord, db, addr) = world_for_run().await;
     let _child = crate::support::briefbot_run(db.dir.path(), &discord.base)
         .env("DISCORD_TOKEN", "shard-test-token")
         .env("BRIEFBOT_HTTP_ADDR", addr.to_string())
