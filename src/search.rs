@@ -97,6 +97,118 @@ pub fn index_terms(text: &str) -> String {
     terms.join(" ")
 }
 
+/// PostgreSQL keeps at most this position in a `tsvector` (larger ones are set to it).
+const MAX_POSITION: usize = 16_383;
+/// PostgreSQL refuses a lexeme this long or longer (in bytes); no real word is.
+const MAX_LEXEME_BYTES: usize = 2_047;
+
+/// The terms of a text (the same as [`index_terms`]) as a PostgreSQL `tsvector` literal, read
+/// with `::tsvector` so PostgreSQL's own parser never splits them. Positions only serve the
+/// phrases of a Hangul run's bigrams, so they are kept small: a syllable shares the position of
+/// the bigram it starts, a run ends with a gap (the next run's bigrams are not next to it), and a
+/// word takes one position. A long lead of 5,000 syllables stays near position 5,000, far below
+/// PostgreSQL's last position (16,383); terms past it keep their place in the text's statistics
+/// but no longer match as part of a phrase.
+///
+/// Returns the literal and how many terms the text has (its length, for ranking).
+pub fn tsvector(text: &str) -> (String, i64) {
+    let mut positions: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    let mut next = 1;
+    let mut count = 0;
+    let mut add = |term: String, at: usize| {
+        if term.len() < MAX_LEXEME_BYTES {
+            positions
+                .entry(term)
+                .or_default()
+                .push(at.min(MAX_POSITION));
+            count += 1;
+        }
+    };
+    for (kind, run) in runs(text) {
+        match kind {
+            Kind::Word => {
+                add(run, next);
+                next += 1;
+            }
+            Kind::Hangul => {
+                let chars: Vec<char> = run.chars().collect();
+                for (i, c) in chars.iter().enumerate() {
+                    add(c.to_string(), next + i);
+                }
+                for (i, bigram) in bigrams(&run).enumerate() {
+                    add(bigram, next + i);
+                }
+                next += chars.len() + 1;
+            }
+        }
+    }
+    let literal = positions
+        .into_iter()
+        .map(|(term, at)| {
+            let mut at: Vec<String> = at.iter().map(usize::to_string).collect();
+            at.dedup();
+            format!("{}:{}", quote_lexeme(&term), at.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (literal, count)
+}
+
+/// Every term a query looks for, each once: what a ranking counts in a document.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = parse_query(query)
+        .iter()
+        .flatten()
+        .flatten()
+        .flat_map(|phrase| phrase.split(' '))
+        .map(str::to_owned)
+        .collect();
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// A lexeme quoted for a `tsvector` or `tsquery` literal.
+fn quote_lexeme(term: &str) -> String {
+    format!("'{}'", term.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A PostgreSQL `tsquery` literal for a query, the same requirements as [`fts5_query`]: every
+/// word, any of its alternatives, all of an alternative's phrases, a phrase's bigrams next to
+/// each other (`<->`). Every lexeme is quoted, so nothing a user types is query syntax. `None`
+/// when there is nothing to search for.
+pub fn tsquery(query: &str) -> Option<String> {
+    let words = parse_query(query);
+    // A term too long to be indexed is in no document: nothing can match.
+    if words.is_empty()
+        || words
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|p| p.split(' '))
+            .any(|t| t.len() >= MAX_LEXEME_BYTES)
+    {
+        return None;
+    }
+    let phrase = |p: &String| {
+        let terms: Vec<String> = p.split(' ').map(quote_lexeme).collect();
+        format!("({})", terms.join(" <-> "))
+    };
+    let word = |alternatives: &Vec<Vec<String>>| {
+        let alts: Vec<String> = alternatives
+            .iter()
+            .map(|terms| {
+                format!(
+                    "({})",
+                    terms.iter().map(phrase).collect::<Vec<_>>().join(" & ")
+                )
+            })
+            .collect();
+        format!("({})", alts.join(" | "))
+    };
+    Some(words.iter().map(word).collect::<Vec<_>>().join(" & "))
+}
+
 /// What a query requires: every word (outer), each satisfied by any of its alternatives
 /// (middle), an alternative by all of its phrases (inner): a phrase is one term, or the bigrams
 /// of a Hangul run separated by spaces, which must be found next to each other. Empty when the
@@ -445,5 +557,54 @@ mod tests {
     #[test]
     fn full_width_forms_match_plain_ones() {
         assert!(has_all("ＧＰＴ－４ 출시", "gpt-4"));
+    }
+
+    #[test]
+    fn a_tsvector_keeps_a_runs_bigrams_next_to_each_other_and_runs_apart() {
+        let (literal, count) = tsvector("반도체 AI 칩");
+        assert_eq!(
+            literal,
+            "'ai':5 '도':2 '도체':2 '반':1 '반도':1 '체':3 '칩':6"
+        );
+        assert_eq!(count, 7);
+        // Two runs: the last bigram of one (도체, 2) and the first of the next (칩은's 칩은, 5)
+        // are not next to each other.
+        let (literal, _) = tsvector("반도체 칩은");
+        assert!(
+            literal.contains("'도체':2") && literal.contains("'칩은':5"),
+            "{literal}"
+        );
+    }
+
+    #[test]
+    fn a_tsvector_stays_within_postgres_limits() {
+        let long_word = "a".repeat(3_000);
+        let (literal, count) = tsvector(&format!("{long_word} 칩"));
+        assert_eq!(literal, "'칩':2");
+        assert_eq!(count, 1);
+        let many: String = (0..20_000).map(|i| format!("w{i} ")).collect();
+        let (literal, _) = tsvector(&many);
+        assert!(literal.contains("'w19999':16383"), "positions are clamped");
+        assert!(!literal.contains(":16384"));
+    }
+
+    #[test]
+    fn lexemes_are_quoted_so_nothing_is_query_syntax() {
+        assert_eq!(quote_lexeme("it's"), "'it''s'");
+        assert_eq!(quote_lexeme("a\\b"), "'a\\\\b'");
+        assert_eq!(
+            tsquery("반도체가 칩").as_deref(),
+            Some("((('반도' <-> '도체'))) & ((('칩')))")
+        );
+        assert_eq!(
+            tsquery("' | !x & y:*").as_deref(),
+            Some("((('x'))) & ((('y')))")
+        );
+        assert_eq!(tsquery("?!"), None);
+        assert_eq!(tsquery(&"a".repeat(3_000)), None);
+        assert_eq!(
+            query_terms("오픈AI가 반도체"),
+            ["ai", "도체", "반도", "오픈"]
+        );
     }
 }

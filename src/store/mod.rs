@@ -1,31 +1,32 @@
-//! The only place with SQL. The database decides what is new: unique keys and
-//! `ON CONFLICT DO NOTHING`, with every write of one issue in one transaction.
-//!
-//! The SQL sticks to what SQLite and PostgreSQL share (`$N` parameters, `ON CONFLICT`,
-//! `RETURNING`), so a PostgreSQL backend can reuse the queries; for now `postgres://` URLs are
-//! refused with a clear error.
+//! The only place with SQL, behind one `Store` over two backends: SQLite (`sqlite/`, the
+//! embedded default) and PostgreSQL (`postgres/`, for several processes). The database decides
+//! what is new: unique keys and `ON CONFLICT DO NOTHING`, with every write of one issue in one
+//! transaction. The dedup policy (fingerprints, what counts as the same issue or story) is
+//! computed once in Rust (`crate::dedup`) and only looked up and written here; the queries both
+//! backends share are written once (`shared/`), each backend adds what only it can say (its
+//! migrations, transactions, search and array parameters).
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
 
 use crate::config::DatabaseUrl;
-use crate::dedup;
 use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::render::Message;
 use crate::scrape::fetch::Validators;
+use outbox::{DueDelivery, EntryFailure, Failure, Frozen, Pruned, Subscribed, Subscription};
+use search::{Page, Session};
 
 pub mod outbox;
+mod postgres;
 pub mod search;
+mod sqlite;
 #[doc(hidden)]
 pub mod testing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    Unsupported(String),
     #[error("cannot open the database {url}: {source}")]
     Open { url: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
@@ -50,9 +51,16 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// The database: a SQLite file, or a PostgreSQL database shared by several processes.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlite::Backend),
+    Postgres(postgres::Backend),
 }
 
 /// The page an issue came from, kept to re-parse it later.
@@ -90,18 +98,6 @@ pub struct StoredIssue {
     pub briefs: Vec<Brief>,
 }
 
-#[derive(FromRow)]
-struct IssueRow {
-    id: i64,
-    source_id: String,
-    url: String,
-    title: String,
-    published_at: Option<DateTime<Utc>>,
-    first_seen_at: DateTime<Utc>,
-    lead: String,
-    body_text: String,
-}
-
 /// A source's scrape health, for `/status`.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct SourceState {
@@ -116,630 +112,226 @@ pub struct SourceState {
 }
 
 impl Store {
-    /// Opens (creating it if missing) and migrates the database.
+    /// Opens and migrates the database: a SQLite file (created if missing), or a PostgreSQL
+    /// database (which must exist; its tables are created).
     pub async fn open(url: &DatabaseUrl) -> Result<Self> {
-        let url = match url {
-            DatabaseUrl::Sqlite(url) => url,
-            DatabaseUrl::Postgres(_) => {
-                return Err(StoreError::Unsupported(
-                    "PostgreSQL is not supported yet: set DATABASE_URL to a sqlite:// URL (the default is sqlite://briefbot.db)".into(),
-                ));
-            }
+        let backend = match url {
+            DatabaseUrl::Sqlite(url) => Backend::Sqlite(sqlite::Backend::open(url).await?),
+            DatabaseUrl::Postgres(url) => Backend::Postgres(postgres::Backend::open(url).await?),
         };
-        let options = sqlite_options(url)?.create_if_missing(true);
-        Self::connect(options, 4, url).await
+        Ok(Self { backend })
     }
 
-    /// For `--dry-run`: the existing database, or an empty in-memory one when the file does
-    /// not exist, so a dry run never creates a file.
+    /// For `--dry-run`: the existing database, or an empty in-memory one when there is none yet
+    /// (no SQLite file, no tables in the PostgreSQL database), so a dry run never creates one.
     pub async fn open_for_dry_run(url: &DatabaseUrl) -> Result<Self> {
-        if let DatabaseUrl::Sqlite(s) = url {
-            let options = sqlite_options(s)?;
-            let path = options.get_filename();
-            if path.as_os_str() != ":memory:" && !path.exists() {
-                return Self::open_in_memory().await;
-            }
+        let exists = match url {
+            DatabaseUrl::Sqlite(s) => sqlite::Backend::exists(s)?,
+            DatabaseUrl::Postgres(s) => postgres::Backend::exists(s).await?,
+        };
+        if !exists {
+            return Self::open_in_memory().await;
         }
         Self::open(url).await
     }
 
-    /// A private in-memory database (one connection, so every query sees the same data).
+    /// A private in-memory SQLite database.
     pub async fn open_in_memory() -> Result<Self> {
-        let options = sqlite_options("sqlite::memory:")?;
-        Self::connect(options, 1, "sqlite::memory:").await
+        Ok(Self {
+            backend: Backend::Sqlite(sqlite::Backend::open_in_memory().await?),
+        })
     }
 
-    async fn connect(options: SqliteConnectOptions, max: u32, url: &str) -> Result<Self> {
-        let options = options
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                url: url.to_owned(),
-                source,
-            })?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let store = Self { pool };
-        store.index_unindexed().await?;
-        Ok(store)
+    /// Which engine this is: `sqlite` or `postgres`.
+    pub fn engine(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Closes every connection; later calls fail (as when the database stops answering).
     pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// Registers a source (or renames it).
-    pub async fn upsert_source(&self, id: &SourceId, name: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sources (id, name) VALUES ($1, $2)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-        )
-        .bind(id.as_str())
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_scrape_success(&self, id: &SourceId, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE sources SET last_attempt_at = $2, last_success_at = $2, consecutive_failures = 0
-             WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records a failed scrape; returns how many failed in a row.
-    pub async fn record_scrape_failure(
-        &self,
-        id: &SourceId,
-        at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<i64> {
-        let failures: i64 = sqlx::query_scalar(
-            "UPDATE sources SET last_attempt_at = $2, last_error = $3, last_error_at = $2,
-                    consecutive_failures = consecutive_failures + 1
-             WHERE id = $1 RETURNING consecutive_failures",
-        )
-        .bind(id.as_str())
-        .bind(at)
-        .bind(error)
-        .fetch_optional(&self.pool)
-        .await?
-        .unwrap_or(1);
-        Ok(failures)
-    }
-
-    pub async fn source_states(&self) -> Result<Vec<SourceState>> {
-        Ok(sqlx::query_as(
-            "SELECT s.id, s.name, s.last_attempt_at, s.last_success_at, s.last_error, s.last_error_at,
-                    s.consecutive_failures,
-                    (SELECT COUNT(*) FROM issues i WHERE i.source_id = s.id) AS issues
-             FROM sources s ORDER BY s.id",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn validators(&self, url: &str) -> Result<Option<Validators>> {
-        let row: Option<(Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT etag, last_modified FROM http_validators WHERE url = $1")
-                .bind(url)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(etag, last_modified)| Validators {
-            etag,
-            last_modified,
-        }))
-    }
-
-    pub async fn save_validators(&self, url: &str, v: &Validators) -> Result<()> {
-        if v.is_empty() {
-            sqlx::query("DELETE FROM http_validators WHERE url = $1")
-                .bind(url)
-                .execute(&self.pool)
-                .await?;
-            return Ok(());
+        match &self.backend {
+            Backend::Sqlite(b) => b.close().await,
+            Backend::Postgres(b) => b.close().await,
         }
-        sqlx::query(
-            "INSERT INTO http_validators (url, etag, last_modified, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
-                 last_modified = excluded.last_modified, updated_at = excluded.updated_at",
-        )
-        .bind(url)
-        .bind(&v.etag)
-        .bind(&v.last_modified)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
+    /// Briefs and issues (their title and lead) matching every word of `query`, most relevant
+    /// first, the newer first among equally relevant ones. Empty when the query has nothing to
+    /// search for. The query only ever reaches SQL as a bound parameter.
+    ///
+    /// Relevance (bm25 on SQLite, with the index's own term statistics) is computed for the
+    /// newest [`search::RANKED`] matches only: scoring every match of a word found in most
+    /// briefs (`AI`) costs far more than the page needs, and among that many matches the newest
+    /// are the ones a reader is after. A query with fewer matches is ranked exactly.
+    pub async fn search(
+        &self,
+        query: &str,
+        source: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<search::Hit>> {
+        Ok(self.search_page(query, source, limit, offset).await?.hits)
+    }
+}
+
+/// Each method of the store, passed to the backend that holds the data.
+macro_rules! delegate {
+    ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(b) => b.$name($($arg),*).await,
+                        Backend::Postgres(b) => b.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    /// Registers a source (or renames it).
+    pub async fn upsert_source(&self, id: &SourceId, name: &str) -> Result<()>;
+    pub async fn record_scrape_success(&self, id: &SourceId, at: DateTime<Utc>) -> Result<()>;
+    /// Records a failed scrape; returns how many failed in a row.
+    pub async fn record_scrape_failure(&self, id: &SourceId, at: DateTime<Utc>, error: &str) -> Result<i64>;
+    pub async fn source_states(&self) -> Result<Vec<SourceState>>;
+    pub async fn validators(&self, url: &str) -> Result<Option<Validators>>;
+    pub async fn save_validators(&self, url: &str, v: &Validators) -> Result<()>;
     /// The issue stored under this URL (its own or one it was seen at), if any.
-    pub async fn issue_for_url(&self, url: &CanonicalUrl) -> Result<Option<i64>> {
-        let mut conn = self.pool.acquire().await?;
-        issue_for_url(&mut conn, url.as_str()).await
-    }
-
+    pub async fn issue_for_url(&self, url: &CanonicalUrl) -> Result<Option<i64>>;
     /// The stored issue this one repeats, if any: by URL, by content hash, or by near-identical
     /// text. Reads only.
-    pub async fn find_duplicate(
-        &self,
-        issue: &Issue,
-        seen_at: &[&CanonicalUrl],
-    ) -> Result<Option<(i64, CanonicalUrl)>> {
-        let prints = dedup::IssuePrints::of(issue);
-        let mut conn = self.pool.acquire().await?;
-        find_duplicate(&mut conn, issue, &prints, seen_at).await
-    }
-
+    pub async fn find_duplicate(&self, issue: &Issue, seen_at: &[&CanonicalUrl]) -> Result<Option<(i64, CanonicalUrl)>>;
     /// Stores an issue unless it repeats a stored one; either way every URL in `seen_at`
     /// becomes known as that issue's, so it is not fetched again. One transaction.
-    pub async fn record_issue(
-        &self,
-        source: &SourceId,
-        issue: &Issue,
-        seen_at: &[&CanonicalUrl],
-        page: &SourcePage<'_>,
-    ) -> Result<Recorded> {
-        let at = now();
-        let prints = dedup::IssuePrints::of(issue);
-        // IMMEDIATE takes SQLite's write lock up front: two sources recording the same issue at
-        // once are serialized, instead of both reading "not stored" and one failing on commit.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = match find_duplicate(&mut tx, issue, &prints, seen_at).await? {
-            Some(dup) => Err(dup),
-            None => match insert_issue(&mut tx, source, issue, &prints, page, at).await? {
-                Some(id) => Ok(id),
-                // A unique key says it is stored after all (same URL or content).
-                None => Err(find_duplicate(&mut tx, issue, &prints, seen_at)
-                    .await?
-                    .ok_or(StoreError::Invariant(
-                        "an issue refused as stored was not found by its URL or content",
-                    ))?),
-            },
-        };
-        let id = match inserted {
-            Ok(id) => id,
-            Err((id, url)) => {
-                for u in seen_at {
-                    insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
-                }
-                // Republished by another source: its subscribers that lack the issue get it.
-                let first_seen = outbox::first_seen_at(&mut tx, id).await?;
-                let published = issue.published_at;
-                outbox::enqueue_new(&mut tx, id, source.as_str(), published, first_seen).await?;
-                tx.commit().await?;
-                return Ok(Recorded::Duplicate { id, url });
-            }
-        };
-        insert_issue_url(&mut tx, issue.url.as_str(), id, source, at).await?;
-        for u in seen_at {
-            insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
-        }
-        insert_bands(&mut tx, "issue", id, &prints.bands).await?;
-        // The issue's own document first, then its items: the order the refill uses too.
-        search::index_issue(&mut tx, source.as_str(), id, &issue.title, &issue.lead).await?;
-        for (position, (brief, brief_prints)) in issue.briefs.iter().zip(&prints.briefs).enumerate()
-        {
-            let brief_id = insert_brief(&mut tx, id, position as i64, brief, brief_prints).await?;
-            search::index_brief(&mut tx, source.as_str(), brief_id, brief).await?;
-        }
-        outbox::enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
-        tx.commit().await?;
-        Ok(Recorded::New { id })
-    }
-
+    pub async fn record_issue(&self, source: &SourceId, issue: &Issue, seen_at: &[&CanonicalUrl], page: &SourcePage<'_>) -> Result<Recorded>;
     /// The newest issues, newest first, optionally of one source.
-    pub async fn latest(&self, count: i64, source: Option<&str>) -> Result<Vec<StoredIssue>> {
-        let rows: Vec<IssueRow> = sqlx::query_as(
-            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
-             FROM issues WHERE ($1 IS NULL OR source_id = $1)
-             ORDER BY COALESCE(published_at, first_seen_at) DESC, id DESC LIMIT $2",
-        )
-        .bind(source)
-        .bind(count)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.with_briefs(row).await?);
-        }
-        Ok(out)
-    }
-
+    pub async fn latest(&self, count: i64, source: Option<&str>) -> Result<Vec<StoredIssue>>;
     /// The issues published (or, lacking a time, first seen) in `[start, end)`, oldest first.
-    pub async fn issues_between(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        source: Option<&str>,
-    ) -> Result<Vec<StoredIssue>> {
-        let rows: Vec<IssueRow> = sqlx::query_as(
-            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
-             FROM issues
-             WHERE COALESCE(published_at, first_seen_at) >= $1 AND COALESCE(published_at, first_seen_at) < $2
-               AND ($3 IS NULL OR source_id = $3)
-             ORDER BY COALESCE(published_at, first_seen_at), id LIMIT 25",
-        )
-        .bind(start)
-        .bind(end)
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.with_briefs(row).await?);
-        }
-        Ok(out)
-    }
-
+    pub async fn issues_between(&self, start: DateTime<Utc>, end: DateTime<Utc>, source: Option<&str>) -> Result<Vec<StoredIssue>>;
     /// The publish time of the issue nearest to `at`, before or after.
-    pub async fn nearest_issue_time(
-        &self,
-        at: DateTime<Utc>,
-        source: Option<&str>,
-    ) -> Result<Option<DateTime<Utc>>> {
-        let before: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT MAX(COALESCE(published_at, first_seen_at)) FROM issues
-             WHERE COALESCE(published_at, first_seen_at) < $1 AND ($2 IS NULL OR source_id = $2)",
-        )
-        .bind(at)
-        .bind(source)
-        .fetch_one(&self.pool)
-        .await?;
-        let after: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT MIN(COALESCE(published_at, first_seen_at)) FROM issues
-             WHERE COALESCE(published_at, first_seen_at) >= $1 AND ($2 IS NULL OR source_id = $2)",
-        )
-        .bind(at)
-        .bind(source)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(match (before, after) {
-            (Some(b), Some(a)) => Some(if at - b <= a - at { b } else { a }),
-            (b, a) => b.or(a),
-        })
-    }
-
+    pub async fn nearest_issue_time(&self, at: DateTime<Utc>, source: Option<&str>) -> Result<Option<DateTime<Utc>>>;
     /// One stored issue with its briefs.
-    pub async fn issue(&self, id: i64) -> Result<Option<StoredIssue>> {
-        let row: Option<IssueRow> = sqlx::query_as(
-            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
-             FROM issues WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => Ok(Some(self.with_briefs(row).await?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn with_briefs(&self, row: IssueRow) -> Result<StoredIssue> {
-        let briefs = briefs_of(&self.pool, row.id).await?;
-        Ok(StoredIssue {
-            id: row.id,
-            source_id: row.source_id,
-            url: row.url,
-            title: row.title,
-            published_at: row.published_at,
-            first_seen_at: row.first_seen_at,
-            lead: row.lead,
-            text: row.body_text,
-            briefs,
-        })
-    }
-
+    pub async fn issue(&self, id: i64) -> Result<Option<StoredIssue>>;
     /// The story a brief item belongs to: the id of the first stored brief telling the same
     /// news (the same headline, or near-identical text), if any.
-    pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
-        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
-        let mut conn = self.pool.acquire().await?;
-        story_of(&mut conn, &prints).await
-    }
-
+    pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>>;
     /// The stored brief with this id's story id, for tests and tools.
-    pub async fn brief_story(&self, brief_id: i64) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT story_id FROM briefs WHERE id = $1")
-                .bind(brief_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
+    pub async fn brief_story(&self, brief_id: i64) -> Result<Option<i64>>;
     /// Every brief of an issue with its id and story id, in order.
-    pub async fn brief_rows(&self, issue_id: i64) -> Result<Vec<(i64, i64, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT id, story_id, headline FROM briefs WHERE issue_id = $1 ORDER BY position",
-        )
-        .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-}
-
-fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
-    SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Open {
-        url: url.to_owned(),
-        source,
-    })
-}
-
-async fn briefs_of(pool: &SqlitePool, issue_id: i64) -> Result<Vec<Brief>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT headline, summary FROM briefs WHERE issue_id = $1 ORDER BY position",
-    )
-    .bind(issue_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(headline, summary)| Brief { headline, summary })
-        .collect())
-}
-
-async fn issue_for_url(conn: &mut SqliteConnection, url: &str) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT issue_id FROM issue_urls WHERE url = $1")
-            .bind(url)
-            .fetch_optional(conn)
-            .await?,
-    )
-}
-
-async fn issue_url(conn: &mut SqliteConnection, id: i64) -> Result<CanonicalUrl> {
-    let url: String = sqlx::query_scalar("SELECT url FROM issues WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    CanonicalUrl::parse(&url)
-        .map_err(|e| StoreError::Corrupt(format!("issue {id} has the URL {url:?}: {e}")))
-}
-
-async fn find_duplicate(
-    conn: &mut SqliteConnection,
-    issue: &Issue,
-    prints: &dedup::IssuePrints,
-    seen_at: &[&CanonicalUrl],
-) -> Result<Option<(i64, CanonicalUrl)>> {
-    for url in std::iter::once(&&issue.url).chain(seen_at) {
-        if let Some(id) = issue_for_url(conn, url.as_str()).await? {
-            return Ok(Some((id, issue_url(conn, id).await?)));
-        }
-    }
-    let by_hash: Option<i64> = sqlx::query_scalar("SELECT id FROM issues WHERE content_hash = $1")
-        .bind(&prints.content_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(id) = by_hash {
-        return Ok(Some((id, issue_url(conn, id).await?)));
-    }
-    let ids = candidates(conn, "issue", &prints.bands).await?;
-    let texts: Vec<(i64, String)> =
-        fetch_by_ids(conn, "SELECT id, body_text FROM issues", &ids).await?;
-    for (id, text) in texts {
-        if dedup::issues_match(&prints.shingles, &dedup::shingles(&text)) {
-            return Ok(Some((id, issue_url(conn, id).await?)));
-        }
-    }
-    Ok(None)
-}
-
-/// Runs `select` (a statement without a WHERE clause) for the rows whose `id` is in `ids`,
-/// keeping the order of `ids`.
-async fn fetch_by_ids<T>(
-    conn: &mut SqliteConnection,
-    select: &'static str,
-    ids: &[i64],
-) -> Result<Vec<T>>
-where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasId,
-{
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Only placeholders are formatted into the SQL; the ids themselves are bound.
-    let sql = format!("{select} WHERE id IN ({})", placeholders(1, ids.len()));
-    let mut query = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
-    for id in ids {
-        query = query.bind(*id);
-    }
-    let mut rows = query.fetch_all(conn).await?;
-    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id()));
-    Ok(rows)
-}
-
-trait HasId {
-    fn id(&self) -> i64;
-}
-
-impl HasId for (i64, String) {
-    fn id(&self) -> i64 {
-        self.0
-    }
-}
-
-impl HasId for (i64, i64, String, String) {
-    fn id(&self) -> i64 {
-        self.0
-    }
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Items sharing at least one band key, most shared keys first.
-async fn candidates(conn: &mut SqliteConnection, kind: &str, keys: &[i64]) -> Result<Vec<i64>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Only placeholders are formatted into the SQL; the keys themselves are bound.
-    let sql = format!(
-        "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
-         GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $2",
-        placeholders(3, keys.len())
-    );
-    let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(kind)
-        .bind(MAX_CANDIDATES);
-    for k in keys {
-        query = query.bind(*k);
-    }
-    Ok(query.fetch_all(conn).await?)
-}
-
-async fn insert_bands(
-    conn: &mut SqliteConnection,
-    kind: &str,
-    id: i64,
-    keys: &[i64],
-) -> Result<()> {
-    let mut unique: Vec<i64> = keys.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    if unique.is_empty() {
-        return Ok(());
-    }
-    // One statement for all keys; only placeholders are formatted into the SQL.
-    let rows: Vec<String> = (0..unique.len())
-        .map(|i| format!("($1, ${}, $2)", i + 3))
-        .collect();
-    let sql = format!(
-        "INSERT INTO similarity_bands (kind, band, item_id) VALUES {} ON CONFLICT DO NOTHING",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(kind).bind(id);
-    for key in unique {
-        query = query.bind(key);
-    }
-    query.execute(conn).await?;
-    Ok(())
-}
-
-/// Inserts an issue; `None` when its URL or content hash is stored already.
-async fn insert_issue(
-    conn: &mut SqliteConnection,
-    source: &SourceId,
-    issue: &Issue,
-    prints: &dedup::IssuePrints,
-    page: &SourcePage<'_>,
-    at: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO issues (source_id, url, title, published_at, first_seen_at, lead, body_text,
-                             content_hash, page_url, page_html, page_format)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT DO NOTHING
-         RETURNING id",
-    )
-    .bind(source.as_str())
-    .bind(issue.url.as_str())
-    .bind(&issue.title)
-    .bind(issue.published_at)
-    .bind(at)
-    .bind(&issue.lead)
-    .bind(&issue.text)
-    .bind(&prints.content_hash)
-    .bind(page.url)
-    .bind(page.html)
-    .bind(page.format)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id)
-}
-
-async fn insert_issue_url(
-    conn: &mut SqliteConnection,
-    url: &str,
-    issue_id: i64,
-    source: &SourceId,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO issue_urls (url, issue_id, source_id, first_seen_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(url)
-    .bind(issue_id)
-    .bind(source.as_str())
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn story_of(conn: &mut SqliteConnection, prints: &dedup::BriefPrints) -> Result<Option<i64>> {
-    let by_headline: Option<i64> = sqlx::query_scalar(
-        "SELECT story_id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 1",
-    )
-    .bind(&prints.headline_key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if by_headline.is_some() {
-        return Ok(by_headline);
-    }
-    let ids = candidates(conn, "brief", &prints.bands).await?;
-    let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
-        conn,
-        "SELECT id, story_id, headline, summary FROM briefs",
-        &ids,
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .find(|(_, _, headline, summary)| {
-            dedup::briefs_match(
-                &prints.shingles,
-                &dedup::shingles_of_brief(headline, summary),
-            )
-        })
-        .map(|(_, story, _, _)| story))
-}
-
-async fn insert_brief(
-    conn: &mut SqliteConnection,
-    issue_id: i64,
-    position: i64,
-    brief: &Brief,
-    prints: &dedup::BriefPrints,
-) -> Result<i64> {
-    let story = story_of(conn, prints).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id)
-         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0)) RETURNING id",
-    )
-    .bind(issue_id)
-    .bind(position)
-    .bind(&brief.headline)
-    .bind(&brief.summary)
-    .bind(&prints.headline_key)
-    .bind(story)
-    .fetch_one(&mut *conn)
-    .await?;
-    if story.is_none() {
-        sqlx::query("UPDATE briefs SET story_id = id WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    insert_bands(conn, "brief", id, &prints.bands).await?;
-    Ok(id)
+    pub async fn brief_rows(&self, issue_id: i64) -> Result<Vec<(i64, i64, String)>>;
+    /// Subscribes a channel to a source (or [`ALL_SOURCES`]) from now on. When the channel was
+    /// paused, it is resumed (every subscription of it) and owed what it missed meanwhile: the
+    /// posts that failed with the pause and the issues stored during it, within the catch-up
+    /// window.
+    pub async fn subscribe(&self, guild_id: i64, channel_id: i64, source_key: &str, keywords: Option<&str>, created_by: i64) -> Result<Subscribed>;
+    /// Removes a channel's subscription; returns whether there was one. A pending delivery it
+    /// owed goes on for another subscription of the channel that also wants the issue (a
+    /// channel subscribed to every source and to this one), and is cancelled otherwise.
+    pub async fn unsubscribe(&self, channel_id: i64, source_key: &str) -> Result<bool>;
+    /// The bot was removed from a server: its subscriptions go, with the posts still owed to
+    /// its channels and what was remembered of them. Returns the subscriptions removed.
+    pub async fn remove_guild(&self, guild_id: i64) -> Result<u64>;
+    /// A channel was deleted: its subscriptions go, with the posts still owed to it (reposts
+    /// included) and what was remembered of it. Returns the subscriptions removed.
+    pub async fn remove_channel(&self, channel_id: i64) -> Result<u64>;
+    /// A server's subscriptions, by channel.
+    pub async fn subscriptions(&self, guild_id: i64) -> Result<Vec<Subscription>>;
+    /// Every paused subscription, in every server.
+    pub async fn paused_subscriptions(&self) -> Result<Vec<Subscription>>;
+    /// Queues an issue to be posted again to a channel of `guild_id`, whatever was posted
+    /// before. `None` when the server already has [`MAX_PENDING_REPOSTS`] reposts waiting: one
+    /// server's reposts must not hold back everyone's news.
+    pub async fn enqueue_repost(&self, guild_id: i64, channel_id: i64, issue_id: i64) -> Result<Option<i64>>;
+    /// When the next pending delivery falls due, if any.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+    /// How many deliveries there are in each status (`pending`, `sent`, `skipped`, `failed`,
+    /// `cancelled`); a status with none is left out.
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>>;
+    /// How many subscriptions are active, and how many are paused.
+    pub async fn subscription_counts(&self) -> Result<(i64, i64)>;
+    /// Pending deliveries (the queue depth `/status` shows).
+    pub async fn pending_deliveries(&self) -> Result<i64>;
+    /// The delivery's frozen messages, if it was attempted before.
+    pub async fn frozen(&self, delivery_id: i64) -> Result<Option<Frozen>>;
+    /// Fixes a pending delivery's messages and the stories they carry, at its first attempt.
+    /// Parts below `parts_sent` (posted by a version that did not freeze) count as posted.
+    /// `None` when the delivery is no longer pending or was frozen meanwhile.
+    pub async fn freeze(&self, d: &DueDelivery, messages: &[Message], stories: &[i64]) -> Result<Option<Frozen>>;
+    /// Marks a part as being sent, before its POST: from now on, until it is recorded, it is in
+    /// doubt. `false` when the delivery is no longer pending (unsubscribed or cancelled
+    /// meanwhile): then nothing more of it may go out. A part already in doubt keeps the time
+    /// of its first attempt, so a later look covers every try.
+    pub async fn record_attempt(&self, delivery_id: i64, part: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// Discord answered a part's POST with a definite refusal (4xx): it did not create the
+    /// message, so the part is no longer in doubt.
+    pub async fn clear_attempt(&self, delivery_id: i64, part: i64) -> Result<()>;
+    /// Records a part as posted (or found posted) as message `message_id`.
+    pub async fn record_part_sent(&self, delivery_id: i64, part: i64, message_id: i64) -> Result<()>;
+    /// Whether a Discord message is already recorded as a part of some delivery (so a look
+    /// for an in-doubt part never takes another delivery's message for its own).
+    pub async fn message_recorded(&self, message_id: i64) -> Result<bool>;
+    /// Notes whether a channel denies the bot its message history.
+    pub async fn set_history_denied(&self, channel_id: i64, denied: bool) -> Result<()>;
+    /// Channels of a server whose message history the bot may not read, with since when.
+    pub async fn history_denied(&self, guild_id: i64) -> Result<Vec<(i64, DateTime<Utc>)>>;
+    /// Finishes a pending delivery as `sent` (remembering the stories the channel now has) or
+    /// `skipped` (nothing left to post for it, with `reason` when it is worth saying); `false`
+    /// when it was no longer pending (cancelled meanwhile: then it stays cancelled).
+    pub async fn finish_delivery(&self, d: &DueDelivery, status: &str, stories: &[i64], reason: Option<&str>) -> Result<bool>;
+    /// Gives up on a delivery Discord rejects for good (a 400: the message itself is wrong),
+    /// with the reason; its channel stays active.
+    pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()>;
+    /// Puts a delivery off until `not_before`. A rate limit counts as no attempt; a refusal
+    /// (403/404) counts toward pausing the channel, any other failure only toward the backoff.
+    pub async fn retry_delivery(&self, id: i64, not_before: DateTime<Utc>, error: &str, failure: Failure) -> Result<()>;
+    /// Gives up on a delivery Discord refuses, and pauses every subscription of its channel
+    /// with the reason (the channel refuses the bot, whichever subscription asked).
+    pub async fn fail_and_pause(&self, d: &DueDelivery, reason: &str) -> Result<()>;
+    /// Stories the channel received since `since`.
+    pub async fn channel_stories(&self, channel_id: i64, since: DateTime<Utc>) -> Result<HashSet<i64>>;
+    /// The story id of each brief of an issue, in order.
+    pub async fn story_ids(&self, issue_id: i64) -> Result<Vec<i64>>;
+    /// Forgets what no guarantee needs any more, as of `at`: finished deliveries after
+    /// [`DELIVERY_MEMORY`] (their frozen messages after [`PARTS_MEMORY`]), what channels
+    /// received after [`STORY_MEMORY`], searches after a day, page HTML after [`PAGE_MEMORY`],
+    /// an issue's near-duplicate bands after [`ISSUE_BAND_MEMORY`], and a brief's once no
+    /// channel remembers its story. Each table in its own short transaction.
+    pub async fn prune(&self, at: DateTime<Utc>) -> Result<Pruned>;
+    /// What is known of a failing entry, if it failed before.
+    pub async fn entry_failure(&self, url: &str) -> Result<Option<EntryFailure>>;
+    /// Records that an entry's page failed at `at`: the next try waits the source's interval
+    /// doubled for each failure after the first (which is retried on the next pass), up to
+    /// [`MAX_ENTRY_BACKOFF`]; after [`MAX_ENTRY_FAILURES`] it is given up.
+    pub async fn record_entry_failure(&self, source: &str, url: &str, title: &str, error: &str, poll_every: std::time::Duration, at: DateTime<Utc>) -> Result<EntryFailure>;
+    /// Forgets an entry's failures (its page worked).
+    pub async fn clear_entry_failure(&self, url: &str) -> Result<()>;
+    /// Whether a source has failing entries still to be tried again (then its list page must be
+    /// read in full on the next pass, not answered 304).
+    pub async fn entries_to_retry(&self, source: &str) -> Result<bool>;
+    /// The entries given up, newest first.
+    pub async fn given_up_entries(&self) -> Result<Vec<EntryFailure>>;
+    /// Remembers a search so its pages can be turned later, also after a restart.
+    pub async fn create_session(&self, user_id: i64, query: &str, source: Option<&str>, total: i64) -> Result<i64>;
+    pub async fn session(&self, id: i64) -> Result<Option<Session>>;
+    /// Records a search's current result count.
+    pub async fn update_session_total(&self, id: i64, total: i64) -> Result<()>;
+    /// Forgets searches older than `before`.
+    pub async fn expire_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// How many results a search has, counted up to [`MAX_RESULTS`] (what paging can reach).
+    pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64>;
+    /// One page of [`Store::search`] and the result count (up to [`MAX_RESULTS`]), from one
+    /// pass over the index: what `/news search` shows.
+    pub async fn search_page(&self, query: &str, source: Option<&str>, limit: i64, offset: i64) -> Result<Page>;
+    /// The next delivery due at `at`, none of a paused channel and none to a channel in `busy`
+    /// (waiting on its own rate limit: another channel's post must not wait behind it). New
+    /// issues come first, the oldest first; reposts, which anyone with Manage Server can queue,
+    /// after them, in the order they were asked for.
+    pub async fn due_delivery(&self, at: DateTime<Utc>, busy: &[i64]) -> Result<Option<DueDelivery>>;
 }

@@ -4,73 +4,47 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store};
+use super::{Backend, Result, Store};
+
+macro_rules! each_backend {
+    ($store:expr, $f:ident($($arg:expr),*)) => {
+        match &$store.backend {
+            Backend::Sqlite(b) => super::sqlite::testing::$f(b $(, $arg)*).await,
+            Backend::Postgres(b) => super::postgres::testing::$f(b $(, $arg)*).await,
+        }
+    };
+}
 
 /// As if the process died right after Discord created every message of a delivery and before
 /// the outbox recorded any: its parts attempted but not recorded, the delivery pending, and
 /// the channel's stories not remembered.
 pub async fn forget_posting(store: &Store, delivery_id: i64) -> Result<()> {
-    let mut tx = store.pool.begin().await?;
-    sqlx::query("UPDATE delivery_parts SET message_id = NULL WHERE delivery_id = $1")
-        .bind(delivery_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1",
-    )
-    .bind(delivery_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM channel_stories")
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    each_backend!(store, forget_posting(delivery_id))
 }
 
-/// Drops the search index's documents after the first `keep` (all of them with 0): what a
-/// refill cut short, or a lost index, leaves.
+/// Drops the search index's documents after the first `keep` indexed (all of them with 0):
+/// what a refill cut short, or a lost index, leaves.
 pub async fn cut_search_index(store: &Store, keep: i64) -> Result<()> {
-    sqlx::query("DELETE FROM search_index WHERE rowid > $1")
-        .bind(keep)
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    each_backend!(store, cut_search_index(keep))
 }
 
 /// The number of documents in the search index.
 pub async fn indexed_documents(store: &Store) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
-        .fetch_one(&store.pool)
-        .await?)
+    each_backend!(store, indexed_documents())
 }
 
-/// Each indexed document in index order: its issue's publish time, and whether it is an item
-/// (1) or the issue's own title and lead (0).
-pub async fn index_order(store: &Store) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT i.published_at, s.doc > 0 FROM search_index s
-         LEFT JOIN briefs b ON b.id = s.doc
-         JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
-         ORDER BY s.rowid",
-    )
-    .fetch_all(&store.pool)
-    .await?)
+/// Each indexed document in the index's own order (on SQLite the order rowids were given, which
+/// the newest-first ranking window relies on; on PostgreSQL the window reads the documents'
+/// times, so their order is that): its issue's publish time, and whether it is an item (`true`)
+/// or the issue's own title and lead.
+pub async fn index_order(store: &Store) -> Result<Vec<(Option<DateTime<Utc>>, bool)>> {
+    each_backend!(store, index_order())
 }
 
 /// The database as the version before leads were indexed left it: only the items of an issue
-/// with items indexed, and the migration that indexes every issue not yet run.
+/// with items indexed (on SQLite, with the migration that indexes every issue not yet run).
 pub async fn as_before_lead_search(store: &Store) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM search_index WHERE doc < 0
-           AND EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = -search_index.doc)",
-    )
-    .execute(&store.pool)
-    .await?;
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261201000006")
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    each_backend!(store, as_before_lead_search())
 }
 
 /// Pauses every subscription of `channel` as a refusal by Discord would.
@@ -80,25 +54,10 @@ pub async fn pause_channel(
     at: DateTime<Utc>,
     reason: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE subscriptions SET paused_at = $2, pause_reason = $3 WHERE channel_id = $1")
-        .bind(channel)
-        .bind(at)
-        .bind(reason)
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    each_backend!(store, pause_channel(channel, at, reason))
 }
 
-/// The database's size in bytes, its write-ahead log checkpointed into it first.
+/// The database's size in bytes (on SQLite, its write-ahead log checkpointed into it first).
 pub async fn size_on_disk(store: &Store) -> Result<u64> {
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&store.pool)
-        .await?;
-    let (pages, page_size): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),
-                (SELECT page_size FROM pragma_page_size())",
-    )
-    .fetch_one(&store.pool)
-    .await?;
-    Ok((pages * page_size) as u64)
+    each_backend!(store, size_on_disk())
 }

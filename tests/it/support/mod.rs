@@ -64,25 +64,143 @@ pub fn briefbot_run(dir: &std::path::Path, discord_base: &str) -> tokio::process
     command
 }
 
-/// A fresh SQLite file in its own temporary directory (removed when dropped).
+/// The variable that runs the suite on PostgreSQL: a URL of the server whose databases the tests
+/// may create and drop (`postgres://postgres@127.0.0.1:5432/postgres`). Unset: SQLite.
+pub const POSTGRES_ENV: &str = "BRIEFBOT_TEST_POSTGRES";
+
+/// A fresh database in its own temporary directory: a SQLite file there, or, with
+/// [`POSTGRES_ENV`] set, a new PostgreSQL database (dropped when this is) whose URL a `.env`
+/// file in the directory gives every `briefbot` started there, as an operator's would.
 pub struct TestDb {
     pub dir: tempfile::TempDir,
     pub url: DatabaseUrl,
+    postgres: Option<Postgres>,
+}
+
+struct Postgres {
+    admin: String,
+    name: String,
 }
 
 impl TestDb {
     pub fn new() -> Self {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(admin) => Self::postgres(admin),
+            Err(_) => Self::sqlite(),
+        }
+    }
+
+    /// A SQLite file, whichever backend the suite runs on.
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = DatabaseUrl::Sqlite(format!(
             "sqlite://{}",
             dir.path().join("briefbot.db").display()
         ));
-        Self { dir, url }
+        Self {
+            dir,
+            url,
+            postgres: None,
+        }
+    }
+
+    fn postgres(admin: String) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        {}
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("briefbot_test_{}_{n}_{nanos}", std::process::id());
+        admin_sql(&admin, format!("CREATE DATABASE {name}"));
+        let mut url = url::Url::parse(&admin).expect("BRIEFBOT_TEST_POSTGRES is a URL");
+        url.set_path(&name);
+        std::fs::write(dir.path().join(".env"), format!("DATABASE_URL={url}\n")).unwrap();
+        Self {
+            dir,
+            url: DatabaseUrl::Postgres(url.to_string()),
+            postgres: Some(Postgres { admin, name }),
+        }
     }
 
     pub async fn store(&self) -> Store {
         Store::open(&self.url).await.unwrap()
     }
+
+    /// Whether the database holds anything yet (a SQLite file exists; a PostgreSQL database
+    /// has its tables).
+    pub fn created(&self) -> bool {
+        match &self.postgres {
+            None => self.dir.path().join("briefbot.db").exists(),
+            Some(_) => {
+                let url = self.url.clone();
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(async move {
+                            let DatabaseUrl::Postgres(url) = url else {
+                                unreachable!()
+                            };
+                            let mut conn =
+                                <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                                    .await
+                                    .unwrap();
+                            sqlx::query_scalar::<_, bool>(
+                                "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'issues')",
+                            )
+                            .fetch_one(&mut conn)
+                            .await
+                            .unwrap()
+                        })
+                })
+                .join()
+                .unwrap()
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(pg) = &self.postgres {
+            // FORCE: a process the test started may still hold a connection.
+            admin_sql(
+                &pg.admin,
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name),
+            );
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL server as its administrator, from a thread of its own
+/// (so it works inside and outside a runtime, and in `Drop`).
+fn admin_sql(admin: &str, sql: String) {
+    let admin = admin.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("{POSTGRES_ENV}: cannot connect: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            })
+    })
+    .join()
+    .unwrap();
 }
 
 /// Limits short enough for tests of timeouts and endless bodies.

@@ -1,0 +1,567 @@
+// Compiled once for each backend: `include!`d by `store/sqlite/mod.rs` and
+// `store/postgres/mod.rs`, which provide what it names (`Backend`, `Db`, `Pool`, `Conn`, `DbRow`,
+// `begin_write`, the imports and the backend's `search` module). The SQL here is what SQLite and
+// PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*) FILTER`. What differs
+// between them lives in each backend's own module. Not formatted by `cargo fmt` (which does not
+// follow `include!`): `.ci/run` checks it with rustfmt directly.
+
+#[derive(FromRow)]
+struct IssueRow {
+    id: i64,
+    source_id: String,
+    url: String,
+    title: String,
+    published_at: Option<DateTime<Utc>>,
+    first_seen_at: DateTime<Utc>,
+    lead: String,
+    body_text: String,
+}
+
+impl Backend {
+    pub async fn upsert_source(&self, id: &SourceId, name: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sources (id, name) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(id.as_str())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_scrape_success(&self, id: &SourceId, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE sources SET last_attempt_at = $2, last_success_at = $2, consecutive_failures = 0
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_scrape_failure(
+        &self,
+        id: &SourceId,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<i64> {
+        let failures: i64 = sqlx::query_scalar(
+            "UPDATE sources SET last_attempt_at = $2, last_error = $3, last_error_at = $2,
+                    consecutive_failures = consecutive_failures + 1
+             WHERE id = $1 RETURNING consecutive_failures",
+        )
+        .bind(id.as_str())
+        .bind(at)
+        .bind(error)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(1);
+        Ok(failures)
+    }
+
+    pub async fn source_states(&self) -> Result<Vec<SourceState>> {
+        Ok(sqlx::query_as(
+            "SELECT s.id, s.name, s.last_attempt_at, s.last_success_at, s.last_error, s.last_error_at,
+                    s.consecutive_failures,
+                    (SELECT COUNT(*) FROM issues i WHERE i.source_id = s.id) AS issues
+             FROM sources s ORDER BY s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn validators(&self, url: &str) -> Result<Option<Validators>> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT etag, last_modified FROM http_validators WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(etag, last_modified)| Validators {
+            etag,
+            last_modified,
+        }))
+    }
+
+    pub async fn save_validators(&self, url: &str, v: &Validators) -> Result<()> {
+        if v.is_empty() {
+            sqlx::query("DELETE FROM http_validators WHERE url = $1")
+                .bind(url)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO http_validators (url, etag, last_modified, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+                 last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+        )
+        .bind(url)
+        .bind(&v.etag)
+        .bind(&v.last_modified)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn issue_for_url(&self, url: &CanonicalUrl) -> Result<Option<i64>> {
+        let mut conn = self.pool.acquire().await?;
+        issue_for_url(&mut conn, url.as_str()).await
+    }
+
+    pub async fn find_duplicate(
+        &self,
+        issue: &Issue,
+        seen_at: &[&CanonicalUrl],
+    ) -> Result<Option<(i64, CanonicalUrl)>> {
+        let prints = dedup::IssuePrints::of(issue);
+        let mut conn = self.pool.acquire().await?;
+        find_duplicate(&mut conn, issue, &prints, seen_at).await
+    }
+
+    pub async fn record_issue(
+        &self,
+        source: &SourceId,
+        issue: &Issue,
+        seen_at: &[&CanonicalUrl],
+        page: &SourcePage<'_>,
+    ) -> Result<Recorded> {
+        let at = now();
+        let prints = dedup::IssuePrints::of(issue);
+        // IMMEDIATE takes SQLite's write lock up front: two sources recording the same issue at
+        // once are serialized, instead of both reading "not stored" and one failing on commit.
+        let mut tx = begin_write(&self.pool).await?;
+        let inserted = match find_duplicate(&mut tx, issue, &prints, seen_at).await? {
+            Some(dup) => Err(dup),
+            None => match insert_issue(&mut tx, source, issue, &prints, page, at).await? {
+                Some(id) => Ok(id),
+                // A unique key says it is stored after all (same URL or content).
+                None => Err(find_duplicate(&mut tx, issue, &prints, seen_at)
+                    .await?
+                    .ok_or(StoreError::Invariant(
+                        "an issue refused as stored was not found by its URL or content",
+                    ))?),
+            },
+        };
+        let id = match inserted {
+            Ok(id) => id,
+            Err((id, url)) => {
+                for u in seen_at {
+                    insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
+                }
+                // Republished by another source: its subscribers that lack the issue get it.
+                let first_seen = first_seen_at(&mut tx, id).await?;
+                let published = issue.published_at;
+                enqueue_new(&mut tx, id, source.as_str(), published, first_seen).await?;
+                tx.commit().await?;
+                return Ok(Recorded::Duplicate { id, url });
+            }
+        };
+        insert_issue_url(&mut tx, issue.url.as_str(), id, source, at).await?;
+        for u in seen_at {
+            insert_issue_url(&mut tx, u.as_str(), id, source, at).await?;
+        }
+        insert_bands(&mut tx, "issue", id, &prints.bands).await?;
+        // The issue's own document first, then its items: the order the refill uses too.
+        let issue_at = issue.published_at.unwrap_or(at);
+        search::index_issue(
+            &mut tx,
+            source.as_str(),
+            id,
+            issue_at,
+            &issue.title,
+            &issue.lead,
+        )
+        .await?;
+        for (position, (brief, brief_prints)) in issue.briefs.iter().zip(&prints.briefs).enumerate()
+        {
+            let brief_id = insert_brief(&mut tx, id, position as i64, brief, brief_prints).await?;
+            search::index_brief(&mut tx, source.as_str(), brief_id, issue_at, brief).await?;
+        }
+        enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
+        tx.commit().await?;
+        Ok(Recorded::New { id })
+    }
+
+    pub async fn latest(&self, count: i64, source: Option<&str>) -> Result<Vec<StoredIssue>> {
+        let rows: Vec<IssueRow> = sqlx::query_as(
+            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
+             FROM issues WHERE ($1 IS NULL OR source_id = $1)
+             ORDER BY COALESCE(published_at, first_seen_at) DESC, id DESC LIMIT $2",
+        )
+        .bind(source)
+        .bind(count)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.with_briefs(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn issues_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<Vec<StoredIssue>> {
+        let rows: Vec<IssueRow> = sqlx::query_as(
+            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
+             FROM issues
+             WHERE COALESCE(published_at, first_seen_at) >= $1 AND COALESCE(published_at, first_seen_at) < $2
+               AND ($3 IS NULL OR source_id = $3)
+             ORDER BY COALESCE(published_at, first_seen_at), id LIMIT 25",
+        )
+        .bind(start)
+        .bind(end)
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.with_briefs(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn nearest_issue_time(
+        &self,
+        at: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let before: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT MAX(COALESCE(published_at, first_seen_at)) FROM issues
+             WHERE COALESCE(published_at, first_seen_at) < $1 AND ($2 IS NULL OR source_id = $2)",
+        )
+        .bind(at)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?;
+        let after: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT MIN(COALESCE(published_at, first_seen_at)) FROM issues
+             WHERE COALESCE(published_at, first_seen_at) >= $1 AND ($2 IS NULL OR source_id = $2)",
+        )
+        .bind(at)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(match (before, after) {
+            (Some(b), Some(a)) => Some(if at - b <= a - at { b } else { a }),
+            (b, a) => b.or(a),
+        })
+    }
+
+    pub async fn issue(&self, id: i64) -> Result<Option<StoredIssue>> {
+        let row: Option<IssueRow> = sqlx::query_as(
+            "SELECT id, source_id, url, title, published_at, first_seen_at, lead, body_text
+             FROM issues WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.with_briefs(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_briefs(&self, row: IssueRow) -> Result<StoredIssue> {
+        let briefs = briefs_of(&self.pool, row.id).await?;
+        Ok(StoredIssue {
+            id: row.id,
+            source_id: row.source_id,
+            url: row.url,
+            title: row.title,
+            published_at: row.published_at,
+            first_seen_at: row.first_seen_at,
+            lead: row.lead,
+            text: row.body_text,
+            briefs,
+        })
+    }
+
+    pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
+        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
+        let mut conn = self.pool.acquire().await?;
+        story_of(&mut conn, &prints).await
+    }
+
+    pub async fn brief_story(&self, brief_id: i64) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT story_id FROM briefs WHERE id = $1")
+                .bind(brief_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn brief_rows(&self, issue_id: i64) -> Result<Vec<(i64, i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, story_id, headline FROM briefs WHERE issue_id = $1 ORDER BY position",
+        )
+        .bind(issue_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn briefs_of(pool: &Pool, issue_id: i64) -> Result<Vec<Brief>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT headline, summary FROM briefs WHERE issue_id = $1 ORDER BY position",
+    )
+    .bind(issue_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(headline, summary)| Brief { headline, summary })
+        .collect())
+}
+
+async fn issue_for_url(conn: &mut Conn, url: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT issue_id FROM issue_urls WHERE url = $1")
+            .bind(url)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+async fn issue_url(conn: &mut Conn, id: i64) -> Result<CanonicalUrl> {
+    let url: String = sqlx::query_scalar("SELECT url FROM issues WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    CanonicalUrl::parse(&url)
+        .map_err(|e| StoreError::Corrupt(format!("issue {id} has the URL {url:?}: {e}")))
+}
+
+async fn find_duplicate(
+    conn: &mut Conn,
+    issue: &Issue,
+    prints: &dedup::IssuePrints,
+    seen_at: &[&CanonicalUrl],
+) -> Result<Option<(i64, CanonicalUrl)>> {
+    for url in std::iter::once(&&issue.url).chain(seen_at) {
+        if let Some(id) = issue_for_url(conn, url.as_str()).await? {
+            return Ok(Some((id, issue_url(conn, id).await?)));
+        }
+    }
+    let by_hash: Option<i64> = sqlx::query_scalar("SELECT id FROM issues WHERE content_hash = $1")
+        .bind(&prints.content_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(id) = by_hash {
+        return Ok(Some((id, issue_url(conn, id).await?)));
+    }
+    let ids = candidates(conn, "issue", &prints.bands).await?;
+    let texts: Vec<(i64, String)> =
+        fetch_by_ids(conn, "SELECT id, body_text FROM issues", &ids).await?;
+    for (id, text) in texts {
+        if dedup::issues_match(&prints.shingles, &dedup::shingles(&text)) {
+            return Ok(Some((id, issue_url(conn, id).await?)));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs `select` (a statement without a WHERE clause) for the rows whose `id` is in `ids`,
+/// keeping the order of `ids`.
+async fn fetch_by_ids<T>(conn: &mut Conn, select: &'static str, ids: &[i64]) -> Result<Vec<T>>
+where
+    T: for<'r> FromRow<'r, DbRow> + Send + Unpin + HasId,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only placeholders are formatted into the SQL; the ids themselves are bound.
+    let sql = format!("{select} WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let mut rows = query.fetch_all(conn).await?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id()));
+    Ok(rows)
+}
+
+trait HasId {
+    fn id(&self) -> i64;
+}
+
+impl HasId for (i64, String) {
+    fn id(&self) -> i64 {
+        self.0
+    }
+}
+
+impl HasId for (i64, i64, String, String) {
+    fn id(&self) -> i64 {
+        self.0
+    }
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Items sharing at least one band key, most shared keys first.
+async fn candidates(conn: &mut Conn, kind: &str, keys: &[i64]) -> Result<Vec<i64>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only placeholders are formatted into the SQL; the keys themselves are bound.
+    let sql = format!(
+        "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
+         GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $2",
+        placeholders(3, keys.len())
+    );
+    let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(kind)
+        .bind(MAX_CANDIDATES);
+    for k in keys {
+        query = query.bind(*k);
+    }
+    Ok(query.fetch_all(conn).await?)
+}
+
+async fn insert_bands(conn: &mut Conn, kind: &str, id: i64, keys: &[i64]) -> Result<()> {
+    let mut unique: Vec<i64> = keys.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    // One statement for all keys; only placeholders are formatted into the SQL.
+    let rows: Vec<String> = (0..unique.len())
+        .map(|i| format!("($1, ${}, $2)", i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO similarity_bands (kind, band, item_id) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(kind).bind(id);
+    for key in unique {
+        query = query.bind(key);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Inserts an issue; `None` when its URL or content hash is stored already.
+async fn insert_issue(
+    conn: &mut Conn,
+    source: &SourceId,
+    issue: &Issue,
+    prints: &dedup::IssuePrints,
+    page: &SourcePage<'_>,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO issues (source_id, url, title, published_at, first_seen_at, lead, body_text,
+                             content_hash, page_url, page_html, page_format)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind(source.as_str())
+    .bind(issue.url.as_str())
+    .bind(&issue.title)
+    .bind(issue.published_at)
+    .bind(at)
+    .bind(&issue.lead)
+    .bind(&issue.text)
+    .bind(&prints.content_hash)
+    .bind(page.url)
+    .bind(page.html)
+    .bind(page.format)
+    .fetch_optional(conn)
+    .await?;
+    Ok(id)
+}
+
+async fn insert_issue_url(
+    conn: &mut Conn,
+    url: &str,
+    issue_id: i64,
+    source: &SourceId,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO issue_urls (url, issue_id, source_id, first_seen_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(url)
+    .bind(issue_id)
+    .bind(source.as_str())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn story_of(conn: &mut Conn, prints: &dedup::BriefPrints) -> Result<Option<i64>> {
+    let by_headline: Option<i64> = sqlx::query_scalar(
+        "SELECT story_id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(&prints.headline_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if by_headline.is_some() {
+        return Ok(by_headline);
+    }
+    let ids = candidates(conn, "brief", &prints.bands).await?;
+    let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
+        conn,
+        "SELECT id, story_id, headline, summary FROM briefs",
+        &ids,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .find(|(_, _, headline, summary)| {
+            dedup::briefs_match(
+                &prints.shingles,
+                &dedup::shingles_of_brief(headline, summary),
+            )
+        })
+        .map(|(_, story, _, _)| story))
+}
+
+async fn insert_brief(
+    conn: &mut Conn,
+    issue_id: i64,
+    position: i64,
+    brief: &Brief,
+    prints: &dedup::BriefPrints,
+) -> Result<i64> {
+    let story = story_of(conn, prints).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0)) RETURNING id",
+    )
+    .bind(issue_id)
+    .bind(position)
+    .bind(&brief.headline)
+    .bind(&brief.summary)
+    .bind(&prints.headline_key)
+    .bind(story)
+    .fetch_one(&mut *conn)
+    .await?;
+    if story.is_none() {
+        sqlx::query("UPDATE briefs SET story_id = id WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    insert_bands(conn, "brief", id, &prints.bands).await?;
+    Ok(id)
+}

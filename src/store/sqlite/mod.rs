@@ -1,0 +1,127 @@
+//! The SQLite backend: one file, one process, the embedded default. WAL journal, a write
+//! lock taken up front (`BEGIN IMMEDIATE`) by every transaction that reads before it writes, and
+//! FTS5 for search.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow as DbRow,
+    SqliteSynchronous,
+};
+use sqlx::{
+    AssertSqlSafe, FromRow, Sqlite as Db, SqliteConnection as Conn, SqlitePool as Pool, Transaction,
+};
+
+use super::outbox::{
+    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, Failure, Frozen, ISSUE_BAND_MEMORY,
+    MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY, PARTS_MEMORY, Part,
+    Pruned, STORY_MEMORY, Subscribed, Subscription,
+};
+use super::search::Session;
+use super::{
+    MAX_CANDIDATES, Recorded, Result, SourcePage, SourceState, StoreError, StoredIssue, now,
+};
+use crate::dedup;
+use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::render::Message;
+use crate::scrape::fetch::Validators;
+
+mod search;
+pub(super) mod testing;
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pool: Pool,
+}
+
+/// A transaction that holds SQLite's write lock from its start: two writers that both read
+/// before writing (two sources recording the same issue) are serialized, instead of both reading
+/// "not stored" and one failing on commit.
+async fn begin_write(pool: &Pool) -> Result<Transaction<'static, Db>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+fn options(url: &str) -> Result<SqliteConnectOptions> {
+    SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Open {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+impl Backend {
+    /// Opens (creating it if missing) and migrates the database file.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::connect(options(url)?.create_if_missing(true), 4, url).await
+    }
+
+    /// Whether the URL names an existing database (or an in-memory one).
+    pub fn exists(url: &str) -> Result<bool> {
+        let options = options(url)?;
+        let path = options.get_filename();
+        Ok(path.as_os_str() == ":memory:" || path.exists())
+    }
+
+    /// A private in-memory database (one connection, so every query sees the same data).
+    pub async fn open_in_memory() -> Result<Self> {
+        Self::connect(options("sqlite::memory:")?, 1, "sqlite::memory:").await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max: u32, url: &str) -> Result<Self> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(StdDuration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let backend = Self { pool };
+        backend.index_unindexed().await?;
+        Ok(backend)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // Channels in `busy` are passed as one JSON array: SQLite has no array parameters.
+    pub async fn due_delivery(
+        &self,
+        at: DateTime<Utc>,
+        busy: &[i64],
+    ) -> Result<Option<DueDelivery>> {
+        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned());
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.subscription_id, d.channel_id, d.issue_id, d.kind, d.keywords,
+                    d.attempts, d.refusals, d.parts_sent,
+                    COALESCE(i.published_at, i.first_seen_at) AS issue_at
+             FROM deliveries d
+             JOIN issues i ON i.id = d.issue_id
+             LEFT JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.status = 'pending' AND d.not_before <= $1 AND s.paused_at IS NULL
+               AND d.channel_id NOT IN (SELECT value FROM json_each($2))
+             ORDER BY d.kind = 'repost',
+                      CASE WHEN d.kind = 'repost' THEN d.created_at
+                           ELSE COALESCE(i.published_at, i.first_seen_at) END,
+                      d.id
+             LIMIT 1",
+        )
+        .bind(at)
+        .bind(busy)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
+include!("../shared/issues.rs");
+include!("../shared/outbox.rs");
+include!("../shared/sessions.rs");
