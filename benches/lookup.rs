@@ -151,6 +151,7 @@ async fn main() {
         started: Instant::now(),
         guild_id: Some(7),
         shards: briefbot::config::Shards::Auto,
+        leadership: briefbot::leader::Leadership::always(),
         telemetry: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

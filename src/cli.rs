@@ -183,12 +183,19 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     let scraper = Scraper::new(fetcher()?, store.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
-    let scheduler = tokio::spawn(schedule::run(
-        scraper,
-        sources.clone(),
-        telemetry.clone(),
-        stopped.clone(),
-    ));
+    // Only the holder of the scheduler lease polls and posts (one process on SQLite always
+    // holds it); every process serves its shards' interactions.
+    let (leadership, lease) =
+        crate::leader::hold(store.clone(), telemetry.clone(), stopped.clone());
+    let scheduler = tokio::spawn({
+        let (sources, telemetry) = (sources.clone(), telemetry.clone());
+        let (mut leadership, mut shutdown) = (leadership.clone(), stopped.clone());
+        async move {
+            while let Some(stop) = leadership.gate(&mut shutdown).await {
+                schedule::run(scraper.clone(), sources.clone(), telemetry.clone(), stop).await;
+            }
+        }
+    });
     let started = std::time::Instant::now();
     let endpoint = match listener {
         Some(listener) => {
@@ -217,6 +224,7 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         guild_id: settings.guild_id,
         telemetry,
         shards: settings.shards,
+        leadership,
     };
     let http = bot::http_client(&token, settings.api_proxy.as_ref())
         .context("cannot set up the HTTP client for Discord")?;
@@ -228,6 +236,7 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     tracing::info!("stopping: finishing the work in flight");
     let _ = stop.send(true);
     scheduler.await.context("the scheduler ended abnormally")?;
+    let _ = lease.await;
     let ended = match outcome {
         Some(ended) => ended,
         None => discord.await,

@@ -639,7 +639,7 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Delivers until `shutdown` turns true; a post in flight finishes and is recorded first.
 /// Prunes the database at start and then every [`PRUNE_EVERY`].
-pub async fn run(mut deliverer: Deliverer, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(deliverer: &mut Deliverer, mut shutdown: watch::Receiver<bool>) {
     let mut pruned_at: Option<Instant> = None;
     while !*shutdown.borrow() {
         if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {

@@ -69,7 +69,8 @@ struct Health {
     discord: &'static str,
     /// This process's gateway shards, `[first, last, total]`; null until the gateway starts.
     shards: Option<[u32; 3]>,
-    /// Whether this process polls the sources: always, with one process on SQLite.
+    /// Whether this process polls the sources and posts (holds the scheduler lease): `active`,
+    /// always with one process on SQLite, or `standby`.
     scheduler: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     deliveries_pending: Option<i64>,
@@ -153,7 +154,11 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
             "connecting"
         },
         shards: endpoint.telemetry.shards(),
-        scheduler: "active",
+        scheduler: if endpoint.telemetry.leading() {
+            "active"
+        } else {
+            "standby"
+        },
         deliveries_pending: pending,
         sources,
     };

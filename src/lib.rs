@@ -40,6 +40,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod domain;
 pub mod http;
+pub mod leader;
 pub mod logging;
 pub mod output;
 pub mod render;

@@ -34,6 +34,8 @@ pub struct Telemetry {
     restart_reasons: Mutex<HashMap<String, String>>,
     /// The gateway shards this process runs: first, last, total (known once the gateway starts).
     shards: Mutex<Option<[u32; 3]>>,
+    /// Whether this process holds the scheduler lease.
+    leading: AtomicBool,
 }
 
 impl Telemetry {
@@ -50,6 +52,15 @@ impl Telemetry {
     /// This process's gateway shards, `[first, last, total]`, once the gateway has started.
     pub fn shards(&self) -> Option<[u32; 3]> {
         *self.shards.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this process holds the scheduler lease: it polls the sources and posts.
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Relaxed);
     }
 
     pub(crate) fn set_connected(&self, connected: bool) {

@@ -99,7 +99,11 @@ CREATE TABLE deliveries (
     finished_at     TIMESTAMPTZ,
     stories         TEXT,                    -- JSON array of the frozen parts' story ids
     refusals        BIGINT NOT NULL DEFAULT 0,   -- 403/404 answers in a row
-    guild_id        BIGINT                   -- a repost's server
+    guild_id        BIGINT,                  -- a repost's server
+    -- Which process works on the delivery (the server pid of its presence connection, which
+    -- holds the advisory lock (0x6262, pid) while the process lives): no other process takes
+    -- the delivery while that lock is held; once it is gone (the process died) the claim is void.
+    claimed_by      BIGINT
 );
 -- A channel gets each issue once; only /repost posts again.
 CREATE UNIQUE INDEX deliveries_new_once ON deliveries (channel_id, issue_id) WHERE kind = 'new';

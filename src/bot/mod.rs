@@ -37,6 +37,8 @@ pub struct Bot {
     pub telemetry: Arc<Telemetry>,
     /// The gateway shards this process runs.
     pub shards: crate::config::Shards,
+    /// Whether this process posts the deliveries (holds the scheduler lease).
+    pub leadership: crate::leader::Leadership,
 }
 
 /// Interaction replies start from these, the one place that says that none can ping: an
@@ -211,13 +213,22 @@ pub async fn run(
     let store = bot.store.clone();
     let telemetry = bot.telemetry.clone();
     let shards = bot.shards;
+    let mut leadership = bot.leadership.clone();
     let handler = Handler { bot: Arc::new(bot) };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
         .await?;
     let deliverer = Deliverer::new(store, client.http.clone(), names, delivery)
         .with_telemetry(telemetry.clone());
-    let worker = tokio::spawn(deliver::run(deliverer, shutdown.clone()));
+    let worker = tokio::spawn({
+        let mut shutdown = shutdown.clone();
+        let mut deliverer = deliverer;
+        async move {
+            while let Some(stop) = leadership.gate(&mut shutdown).await {
+                deliver::run(&mut deliverer, stop).await;
+            }
+        }
+    });
     let (first, last, total) = match shards {
         Shards::Range { first, last, total } => (first, last, total),
         Shards::Auto => {

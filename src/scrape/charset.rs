@@ -16,8 +16,18 @@ use encoding_rs::{Encoding, UTF_8};
 const PRESCAN_BYTES: usize = 4096;
 
 /// Decodes `bytes` to text. `content_type` is the HTTP `Content-Type` header, if any; `tld`
-/// (for example `b"kr"`) sharpens the guess when nothing else decides.
+/// (for example `b"kr"`) sharpens the guess when nothing else decides. NUL characters are
+/// dropped, as an HTML parser ignores them in a page's body (and XML forbids them):
+/// PostgreSQL's text cannot hold NUL, so a page kept with one could never be stored there.
 pub fn decode(bytes: &[u8], content_type: Option<&str>, tld: Option<&[u8]>) -> String {
+    let mut text = decode_as_sent(bytes, content_type, tld);
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
+    text
+}
+
+fn decode_as_sent(bytes: &[u8], content_type: Option<&str>, tld: Option<&[u8]>) -> String {
     if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
         let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
         return text.into_owned();
@@ -94,6 +104,16 @@ mod tests {
     use super::*;
 
     const HANGUL: &str = "인공지능 뉴스 브리핑입니다.";
+
+    #[test]
+    fn nul_is_dropped() {
+        assert_eq!(decode(b"a\0b", None, None), "ab");
+        let euc_kr = encoding_rs::EUC_KR.encode("뉴스\0브리핑").0;
+        assert_eq!(
+            decode(&euc_kr, Some("text/html; charset=euc-kr"), None),
+            "뉴스브리핑"
+        );
+    }
 
     fn euc_kr(s: &str) -> Vec<u8> {
         encoding_rs::EUC_KR.encode(s).0.into_owned()

@@ -177,6 +177,48 @@ impl Store {
     }
 }
 
+/// The right to be the one process that polls the sources and posts the deliveries (SPEC §7).
+/// On SQLite, whose file one process owns, it is always granted; on PostgreSQL it is a
+/// session advisory lock held on a connection of its own, outside the pool (a pooled
+/// connection would take the lock with it back into the pool): when the holder dies, its
+/// connection closes and the lock is free at once.
+#[derive(Debug)]
+pub struct Lease(LeaseKind);
+
+#[derive(Debug)]
+enum LeaseKind {
+    Sole,
+    Postgres(postgres::Lease),
+}
+
+impl Store {
+    /// Takes the lease if no other process holds it.
+    pub async fn try_lease(&self) -> Result<Option<Lease>> {
+        Ok(match &self.backend {
+            Backend::Sqlite(_) => Some(Lease(LeaseKind::Sole)),
+            Backend::Postgres(b) => b.try_lease().await?.map(|l| Lease(LeaseKind::Postgres(l))),
+        })
+    }
+}
+
+impl Lease {
+    /// Whether the lease is still held: on PostgreSQL, whether its connection (and so the
+    /// lock) is still there, asked within `within`.
+    pub async fn held(&mut self, within: std::time::Duration) -> bool {
+        match &mut self.0 {
+            LeaseKind::Sole => true,
+            LeaseKind::Postgres(l) => l.held(within).await,
+        }
+    }
+
+    /// Gives the lease up (at shutdown, so a standby takes over at once).
+    pub async fn release(self) {
+        if let LeaseKind::Postgres(l) = self.0 {
+            l.release().await;
+        }
+    }
+}
+
 /// Each method of the store, passed to the backend that holds the data.
 macro_rules! delegate {
     ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {

@@ -68,6 +68,7 @@ impl Running {
             started: std::time::Instant::now(),
             guild_id: Some(GUILD),
             shards: briefbot::config::Shards::Auto,
+            leadership: briefbot::leader::Leadership::always(),
             telemetry: telemetry.clone(),
         };
         let delivery = DeliverySettings {
@@ -796,6 +797,7 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         started: std::time::Instant::now(),
         guild_id: Some(GUILD),
         shards: briefbot::config::Shards::Auto,
+        leadership: briefbot::leader::Leadership::always(),
         telemetry: Default::default(),
     };
     let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)

@@ -10,24 +10,10 @@ use std::time::Duration;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::discord::FakeDiscord;
+use crate::support::site::ndsoft_list;
 use crate::support::{Behaviour, FakeSite, TestDb, eventually, fixture_bytes};
 
 const CHANNEL: u64 = 4242;
-
-fn ndsoft_list(entries: &[(String, &str)]) -> Vec<u8> {
-    let items: String = entries
-        .iter()
-        .map(|(href, title)| {
-            format!(
-                "<li><h4 class=\"titles\"><a href=\"{href}\">{title}</a></h4><p class=\"lead line-x2\"><a href=\"{href}\">요약</a></p><span class=\"byline\"><em>기자</em></span></li>"
-            )
-        })
-        .collect();
-    format!(
-        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
-    )
-    .into_bytes()
-}
 
 fn rss(items: impl Iterator<Item = (String, String)>) -> Vec<u8> {
     let items: String = items

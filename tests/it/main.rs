@@ -12,6 +12,7 @@ mod crash;
 mod deliver;
 mod faults;
 mod fixtures;
+mod fleet;
 mod fuzz;
 mod guard;
 mod http;

@@ -1,4 +1,5 @@
-//! The scraper against a fake news site on 127.0.0.1, storing into a real SQLite file.
+//! The scraper against a fake news site on 127.0.0.1, storing into a real database (SQLite, or
+//! PostgreSQL when the suite runs on it).
 
 use std::time::Duration;
 
@@ -93,6 +94,62 @@ async fn a_first_scrape_stores_the_briefing_issues_oldest_first() {
     assert!(latest[0].published_at.is_some());
     // The ordinary articles on the list are not issues of this source.
     assert_eq!(site.hits(&article(214018)), 0);
+}
+
+/// PostgreSQL's text cannot hold NUL: a page with NUL bytes in it (between tags and inside a
+/// brief's text) is stored, split and searchable on both backends, the NULs dropped as an HTML
+/// parser ignores them.
+#[tokio::test]
+async fn a_page_with_nul_bytes_is_stored_on_either_backend() {
+    let site = FakeSite::start().await;
+    let page = fixture("aitimes/article_214199.html")
+        .replacen("<body", "\0<body", 1)
+        .replace("■", "\0■\0");
+    site.serve_bytes(
+        &article(214199),
+        page.into_bytes(),
+        "text/html; charset=utf-8",
+    );
+    let list = fixture("aitimes/list.html").replace(
+        "https://www.aitimes.com",
+        site.base.as_str().trim_end_matches('/'),
+    );
+    site.serve_bytes(LIST, list.into_bytes(), "text/html; charset=utf-8");
+    let db = TestDb::new();
+    let scraper = scraper(db.store().await);
+    let report = scraper
+        .scrape_source(&aitimes_source(&site), false)
+        .await
+        .unwrap();
+    let stored: Vec<_> = report.issues.iter().filter(|s| s.id.is_some()).collect();
+    assert_eq!(stored.len(), 1, "{:?}", report.issues);
+    let issue = scraper
+        .store()
+        .issue(stored[0].id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!issue.briefs.is_empty());
+    assert!(
+        issue
+            .briefs
+            .iter()
+            .all(|b| !b.headline.contains('\0') && !b.summary.contains('\0'))
+    );
+    let first_word = issue.briefs[0]
+        .headline
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !scraper
+            .store()
+            .search(&first_word, None, 5, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

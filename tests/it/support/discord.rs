@@ -91,6 +91,12 @@ struct DiscordState {
     identified_shards: Vec<Value>,
     /// While set, gateway connections are refused (as during an outage).
     gateway_down: bool,
+    /// The guilds the bot is in: each shard's READY lists those on it.
+    guilds: Vec<u64>,
+    /// Interaction callbacks received, by token (an interaction answered twice has 2).
+    callback_counts: HashMap<String, usize>,
+    /// 429s answered because of the global limit (50 requests a second in all).
+    globally_limited: usize,
     /// Woken whenever an interaction answer arrives.
     answered: Arc<tokio::sync::Notify>,
     /// Whether Discord's rate limits are enforced: 50 requests a second in all, 5 messages per
@@ -400,6 +406,27 @@ impl FakeDiscord {
         self.state.lock().unwrap().enforce_limits = true;
     }
 
+    /// The bot is in these guilds: each shard's READY lists those on it.
+    pub fn set_guilds(&self, guilds: &[u64]) {
+        self.state.lock().unwrap().guilds = guilds.to_vec();
+    }
+
+    /// How many times the interaction with this token was answered (its callback posted).
+    pub fn callbacks(&self, token: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .callback_counts
+            .get(token)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// 429s answered because all requests together went over 50 a second.
+    pub fn globally_limited(&self) -> usize {
+        self.state.lock().unwrap().globally_limited
+    }
+
     /// 429s answered to posts in each channel.
     pub fn rate_limited(&self) -> HashMap<u64, usize> {
         self.state.lock().unwrap().rate_limited.clone()
@@ -505,6 +532,9 @@ fn create_message_now(state: &Mutex<DiscordState>, channel: u64, body: &Value) -
         }
         let over_channel = per_channel.len() >= 5;
         if over_global || over_channel {
+            if over_global {
+                s.globally_limited += 1;
+            }
             *s.rate_limited.entry(channel).or_default() += 1;
             return Some(error(429));
         }
@@ -670,6 +700,13 @@ async fn interaction_callback(
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
     let mut s = state.lock().unwrap();
+    *s.callback_counts.entry(token.clone()).or_default() += 1;
+    if s.callbacks.contains_key(&token) {
+        // As Discord does: an interaction is answered once.
+        let body =
+            json!({ "message": "Interaction has already been acknowledged.", "code": 40060 });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
     // Messages (4) and message updates (7); a deferral (5) has no content until its edit.
     match body["type"].as_u64() {
         Some(4) if body["data"]["flags"].as_u64().is_some_and(|f| f & 64 != 0) => {
@@ -754,15 +791,78 @@ const CLOSE: &str = "__close_gateway";
 /// Marks a gateway event other than INTERACTION_CREATE: `{EVENT: name, "d": data}`.
 const EVENT: &str = "__event";
 
-/// One gateway session at a time: HELLO, wait for IDENTIFY, READY, then heartbeat ACKs and the
-/// test's events (RESUME answered with RESUMED).
+/// The shard of a test's event: Discord's `(guild_id >> 22) % total` for an event of a guild
+/// (an interaction's `guild_id`, or a gateway event's `guild_id` or, for GUILD_*, `id`); shard 0
+/// for the rest.
+fn shard_of(event: &Value, total: u64) -> u64 {
+    let d = if event[EVENT].is_string() {
+        &event["d"]
+    } else {
+        event
+    };
+    let guild = d["guild_id"]
+        .as_str()
+        .or_else(|| {
+            event[EVENT]
+                .as_str()
+                .filter(|t| t.starts_with("GUILD_"))
+                .and(d["id"].as_str())
+        })
+        .and_then(|g| g.parse::<u64>().ok());
+    guild.map_or(0, |g| (g >> 22) % total.max(1))
+}
+
+/// The gateway's open sessions by shard, and the events waiting for a shard's session.
+#[derive(Default)]
+struct Sessions {
+    by_shard: HashMap<u64, mpsc::UnboundedSender<Value>>,
+    total: u64,
+    waiting: Vec<Value>,
+}
+
+impl Sessions {
+    /// Sends an event to its shard's session, or keeps it until that shard connects.
+    fn route(&mut self, event: Value) {
+        if event[CLOSE] == true {
+            for session in self.by_shard.values() {
+                let _ = session.send(event.clone());
+            }
+            return;
+        }
+        let shard = shard_of(&event, self.total);
+        match self.by_shard.get(&shard) {
+            Some(session) if !session.is_closed() => {
+                if let Err(e) = session.send(event) {
+                    self.waiting.push(e.0);
+                }
+            }
+            _ => self.waiting.push(event),
+        }
+    }
+}
+
+/// Discord's gateway, sharded: each connection is a session of its own (HELLO, IDENTIFY naming
+/// its shard `[id, total]`, READY naming that shard and the guilds on it, as unavailable guilds,
+/// which is how Discord's READY lists them; heartbeat ACKs; RESUME answered with RESUMED). The
+/// test's events go to the session of their guild's shard only (see [`shard_of`]), so each
+/// process sees the interactions of its own shards; an event whose shard has no session waits
+/// for it. A new session of a shard replaces the old one.
 async fn serve_gateway(
     listener: tokio::net::TcpListener,
     ws_addr: String,
-    events: mpsc::UnboundedReceiver<Value>,
+    mut events: mpsc::UnboundedReceiver<Value>,
     state: Arc<Mutex<DiscordState>>,
 ) {
-    let events = Arc::new(tokio::sync::Mutex::new(events));
+    let sessions = Arc::new(Mutex::new(Sessions::default()));
+    let router = {
+        let sessions = sessions.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                sessions.lock().unwrap().route(event);
+            }
+        })
+    };
+    let _router = AbortOnDrop(router);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;
@@ -771,68 +871,122 @@ async fn serve_gateway(
             drop(stream);
             continue;
         }
-        let _ = stream.set_nodelay(true);
-        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
-            continue;
-        };
-        let (mut tx, mut rx) = ws.split();
-        let hello = json!({ "op": 10, "d": { "heartbeat_interval": 200 } });
-        if tx.send(WsMessage::Text(hello.to_string())).await.is_err() {
-            continue;
-        }
-        let mut seq = 0u64;
-        let mut events = events.lock().await;
-        loop {
-            tokio::select! {
-                frame = rx.next() => {
-                    let Some(Ok(frame)) = frame else { break };
-                    let Ok(text) = frame.into_text() else { continue };
-                    let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
-                    match payload["op"].as_u64() {
-                        Some(1) => {
-                            let _ = tx.send(WsMessage::Text(json!({ "op": 11 }).to_string())).await;
-                        }
-                        Some(2) => {
-                            {
-                                let mut state = state.lock().unwrap();
-                                state.identified += 1;
-                                state.identified_shards.push(payload["d"]["shard"].clone());
-                            }
-                            seq += 1;
-                            let ready = json!({ "op": 0, "t": "READY", "s": seq, "d": {
-                                "v": 10,
-                                "user": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
-                                "guilds": [],
-                                "session_id": "fake-session",
-                                // As Discord does: READY names the shard the IDENTIFY asked for.
-                                "shard": payload["d"]["shard"].clone(),
-                                "resume_gateway_url": format!("ws://{ws_addr}"),
-                                "application": { "id": APP_ID.to_string(), "flags": 0 },
-                            }});
-                            let _ = tx.send(WsMessage::Text(ready.to_string())).await;
-                        }
-                        Some(6) => {
-                            seq += 1;
-                            let resumed = json!({ "op": 0, "t": "RESUMED", "s": seq, "d": {} });
-                            let _ = tx.send(WsMessage::Text(resumed.to_string())).await;
-                        }
-                        _ => {}
+        tokio::spawn(session(
+            stream,
+            ws_addr.clone(),
+            sessions.clone(),
+            state.clone(),
+        ));
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn session(
+    stream: tokio::net::TcpStream,
+    ws_addr: String,
+    sessions: Arc<Mutex<Sessions>>,
+    state: Arc<Mutex<DiscordState>>,
+) {
+    let _ = stream.set_nodelay(true);
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let (mut tx, mut rx) = ws.split();
+    let hello = json!({ "op": 10, "d": { "heartbeat_interval": 200 } });
+    if tx.send(WsMessage::Text(hello.to_string())).await.is_err() {
+        return;
+    }
+    let (events_tx, mut events) = mpsc::unbounded_channel::<Value>();
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            frame = rx.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                let Ok(text) = frame.into_text() else { continue };
+                let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+                match payload["op"].as_u64() {
+                    Some(1) => {
+                        let _ = tx.send(WsMessage::Text(json!({ "op": 11 }).to_string())).await;
                     }
-                }
-                event = events.recv() => {
-                    let Some(d) = event else { return };
-                    if d[CLOSE] == true {
-                        let _ = tx.send(WsMessage::Close(None)).await;
-                        break;
+                    Some(2) => {
+                        let shard = payload["d"]["shard"].clone();
+                        let id = shard[0].as_u64().unwrap_or(0);
+                        let total = shard[1].as_u64().unwrap_or(1).max(1);
+                        let guilds: Vec<Value> = {
+                            let mut state = state.lock().unwrap();
+                            state.identified += 1;
+                            state.identified_shards.push(shard.clone());
+                            state
+                                .guilds
+                                .iter()
+                                .filter(|g| (**g >> 22) % total == id)
+                                .map(|g| json!({ "id": g.to_string(), "unavailable": true }))
+                                .collect()
+                        };
+                        seq += 1;
+                        let ready = json!({ "op": 0, "t": "READY", "s": seq, "d": {
+                            "v": 10,
+                            "user": { "id": BOT_USER.to_string(), "username": "briefbot", "discriminator": "0000", "bot": true },
+                            "guilds": guilds,
+                            "session_id": format!("fake-session-{id}"),
+                            // As Discord does: READY names the shard the IDENTIFY asked for.
+                            "shard": shard,
+                            "resume_gateway_url": format!("ws://{ws_addr}"),
+                            "application": { "id": APP_ID.to_string(), "flags": 0 },
+                        }});
+                        let _ = tx.send(WsMessage::Text(ready.to_string())).await;
+                        // From now on this session receives its shard's events, those that
+                        // waited for it first.
+                        let mut sessions = sessions.lock().unwrap();
+                        sessions.total = total;
+                        sessions.by_shard.insert(id, events_tx.clone());
+                        let waiting = std::mem::take(&mut sessions.waiting);
+                        for event in waiting {
+                            sessions.route(event);
+                        }
                     }
-                    seq += 1;
-                    let frame = match d[EVENT].as_str() {
-                        Some(t) => json!({ "op": 0, "t": t, "s": seq, "d": d["d"] }),
-                        None => json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d }),
-                    };
-                    let _ = tx.send(WsMessage::Text(frame.to_string())).await;
+                    Some(6) => {
+                        seq += 1;
+                        let resumed = json!({ "op": 0, "t": "RESUMED", "s": seq, "d": {} });
+                        let _ = tx.send(WsMessage::Text(resumed.to_string())).await;
+                        let shard = payload["d"]["shard"][0].as_u64().unwrap_or(0);
+                        sessions.lock().unwrap().by_shard.insert(shard, events_tx.clone());
+                    }
+                    _ => {}
                 }
             }
+            event = events.recv() => {
+                let Some(d) = event else { return };
+                if d[CLOSE] == true {
+                    let _ = tx.send(WsMessage::Close(None)).await;
+                    break;
+                }
+                seq += 1;
+                let frame = match d[EVENT].as_str() {
+                    Some(t) => json!({ "op": 0, "t": t, "s": seq, "d": d["d"] }),
+                    None => json!({ "op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": d }),
+                };
+                if tx.send(WsMessage::Text(frame.to_string())).await.is_err() {
+                    // Not delivered: it waits for the shard's next session.
+                    sessions.lock().unwrap().waiting.push(d);
+                    break;
+                }
+            }
+        }
+    }
+    // Events routed to this session and not yet sent wait for the shard's next session.
+    events.close();
+    let mut sessions = sessions.lock().unwrap();
+    while let Ok(event) = events.try_recv() {
+        if event[CLOSE] != true {
+            sessions.waiting.push(event);
         }
     }
 }

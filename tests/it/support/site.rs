@@ -303,3 +303,19 @@ async fn handle(State(state): State<Arc<SiteState>>, request: Request) -> Respon
     }
     response
 }
+
+/// An NDSoft list page (AI Times's) of these entries: (link, title).
+pub fn ndsoft_list(entries: &[(String, &str)]) -> Vec<u8> {
+    let items: String = entries
+        .iter()
+        .map(|(href, title)| {
+            format!(
+                "<li><h4 class=\"titles\"><a href=\"{href}\">{title}</a></h4><p class=\"lead line-x2\"><a href=\"{href}\">요약</a></p><span class=\"byline\"><em>기자</em></span></li>"
+            )
+        })
+        .collect();
+    format!(
+        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
+    )
+    .into_bytes()
+}
