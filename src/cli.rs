@@ -41,8 +41,16 @@ pub enum Command {
     Search(SearchArgs),
     /// Parse pages (files or URLs) exactly as the scraper would, and print the issue each yields
     Parse(ParseArgs),
-    /// Apply database migrations and exit
-    Migrate,
+    /// Apply database migrations and exit; with --from, copy a SQLite database into PostgreSQL
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Copy every table of this SQLite database (sqlite://briefbot.db) into the empty PostgreSQL
+    /// database DATABASE_URL names, ids and all; stop briefbot first
+    #[arg(long, value_name = "SQLITE_URL")]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -110,7 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Latest(args) => latest(args).await,
         Command::Search(args) => search(args).await,
         Command::Parse(args) => parse(args).await,
-        Command::Migrate => migrate().await,
+        Command::Migrate(args) => migrate(args).await,
     };
     match result {
         Ok(code) => code,
@@ -415,10 +423,47 @@ async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn migrate() -> anyhow::Result<ExitCode> {
+async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env()?;
-    Store::open(&settings.database_url).await?;
-    eprintln!("{}: migrations applied", settings.database_url);
+    let Some(from) = args.from else {
+        Store::open(&settings.database_url).await?;
+        eprintln!("{}: migrations applied", settings.database_url);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let source = match crate::config::DatabaseUrl::parse(&from) {
+        Ok(url @ crate::config::DatabaseUrl::Sqlite(_)) => url,
+        _ => {
+            return Err(ConfigError {
+                origin: "command line".into(),
+                field: "--from".into(),
+                message: "expected the SQLite database to copy, as a sqlite:// URL (sqlite://briefbot.db)".into(),
+            }
+            .into());
+        }
+    };
+    if !matches!(
+        settings.database_url,
+        crate::config::DatabaseUrl::Postgres(_)
+    ) {
+        return Err(ConfigError {
+            origin: "environment".into(),
+            field: "DATABASE_URL".into(),
+            message: "migrate --from copies into PostgreSQL: set DATABASE_URL to the postgres:// URL of an empty database".into(),
+        }
+        .into());
+    }
+    let from_store = Store::open_existing(&source).await?;
+    let to_store = Store::open(&settings.database_url).await?;
+    let copied = to_store.copy_from(&from_store).await?;
+    let rows: Vec<String> = copied
+        .iter()
+        .map(|(table, n)| format!("{table} {n}"))
+        .collect();
+    eprintln!(
+        "copied {source} into {}: {}; search index built",
+        settings.database_url,
+        rows.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }
 

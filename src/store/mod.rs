@@ -15,9 +15,11 @@ use crate::config::DatabaseUrl;
 use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
+pub use copy::Copied;
 use outbox::{DueDelivery, EntryFailure, Failure, Frozen, Pruned, Subscribed, Subscription};
 use search::{Page, Session};
 
+mod copy;
 pub mod outbox;
 mod postgres;
 pub mod search;
@@ -36,6 +38,12 @@ pub enum StoreError {
     /// A stored value the code cannot read back (a frozen delivery part, say).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A database that was to be read does not exist.
+    #[error("there is no database at {0}")]
+    Missing(String),
+    /// `briefbot migrate --from` cannot copy: why.
+    #[error("{0}")]
+    Copy(String),
     /// Something the store's own rules say cannot happen did: a bug, reported as one.
     #[error("store invariant broken: {0}")]
     Invariant(&'static str),
@@ -131,6 +139,16 @@ impl Store {
         };
         if !exists {
             return Self::open_in_memory().await;
+        }
+        Self::open(url).await
+    }
+
+    /// An existing database (a SQLite file is not created), migrated to this version.
+    pub async fn open_existing(url: &DatabaseUrl) -> Result<Self> {
+        if let DatabaseUrl::Sqlite(s) = url
+            && !sqlite::Backend::exists(s)?
+        {
+            return Err(StoreError::Missing(url.to_string()));
         }
         Self::open(url).await
     }

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::Output;
 
+use briefbot::store::Recorded;
+
 use crate::support::{FakeSite, TestDb, fixture_path, real_fixture_path};
 
 const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
@@ -564,4 +566,189 @@ async fn no_log_line_carries_the_bot_token_or_an_interaction_token() {
         !text.contains("secret-token-value.xyz"),
         "the bot token is in the log"
     );
+}
+
+/// `briefbot migrate --from sqlite://…` copies every table into an empty PostgreSQL database: the
+/// same issues, briefs, subscriptions, deliveries (pending and finished), stories, validators,
+/// failing entries and search sessions, with their ids; search finds the same; new rows get
+/// new ids; a second copy is refused; a SQLite target or a missing file get a clear error.
+#[tokio::test]
+async fn migrate_from_sqlite_copies_everything_into_postgres() {
+    use briefbot::domain::SourceId;
+    use briefbot::store::outbox::{ALL_SOURCES, Failure};
+
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("runs on PostgreSQL only (set BRIEFBOT_TEST_POSTGRES)");
+        return;
+    }
+    let lite = TestDb::sqlite();
+    let from = lite.store().await;
+    let source = SourceId::parse("aitimes-briefing").unwrap();
+    from.upsert_source(&source, "AI타임스").await.unwrap();
+    from.record_scrape_success(&source, briefbot::store::now())
+        .await
+        .unwrap();
+    for channel in [11, 12] {
+        from.subscribe(7, channel, ALL_SOURCES, None, 1)
+            .await
+            .unwrap();
+    }
+    from.subscribe(7, 13, "aitimes-briefing", Some("엔비디아"), 1)
+        .await
+        .unwrap();
+    crate::support::record(
+        &from,
+        "aitimes-briefing",
+        &crate::support::issue_of(1, 0, 5),
+    )
+    .await;
+    crate::support::record(
+        &from,
+        "aitimes-briefing",
+        &crate::support::issue_of(2, 5, 12),
+    )
+    .await;
+    let now = briefbot::store::now();
+    let done = from.due_delivery(now, &[]).await.unwrap().unwrap();
+    let stories = from.story_ids(done.issue_id).await.unwrap();
+    assert!(
+        from.finish_delivery(&done, "sent", &stories, None)
+            .await
+            .unwrap()
+    );
+    let retried = from.due_delivery(now, &[]).await.unwrap().unwrap();
+    from.retry_delivery(retried.id, now, "a 502", Failure::Other)
+        .await
+        .unwrap();
+    from.save_validators(
+        "https://www.aitimes.com/list",
+        &briefbot::scrape::fetch::Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+        },
+    )
+    .await
+    .unwrap();
+    from.record_entry_failure(
+        "aitimes-briefing",
+        "https://www.aitimes.com/news/articleView.html?idxno=9",
+        "[8월1일] 뉴스 브리핑",
+        "HTTP 503",
+        std::time::Duration::from_secs(600),
+        now,
+    )
+    .await
+    .unwrap();
+    let session = from.create_session(99, "오픈AI", None, 3).await.unwrap();
+    from.close().await;
+    drop(from);
+    let lite_url = lite.url.to_string();
+
+    let out = briefbot(db.dir.path(), &[], &["migrate", "--from", &lite_url]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("issues 2") && said.contains("briefs 17"),
+        "{said}"
+    );
+
+    let from = lite.store().await;
+    let to = db.store().await;
+    assert_eq!(
+        to.latest(10, None).await.unwrap(),
+        from.latest(10, None).await.unwrap()
+    );
+    assert_eq!(
+        to.subscriptions(7).await.unwrap(),
+        from.subscriptions(7).await.unwrap()
+    );
+    assert_eq!(
+        to.delivery_counts().await.unwrap(),
+        from.delivery_counts().await.unwrap()
+    );
+    assert_eq!(
+        to.due_delivery(now, &[]).await.unwrap(),
+        from.due_delivery(now, &[]).await.unwrap()
+    );
+    assert_eq!(
+        to.channel_stories(done.channel_id, now - chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        from.channel_stories(done.channel_id, now - chrono::Duration::days(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        to.source_states().await.unwrap(),
+        from.source_states().await.unwrap()
+    );
+    assert_eq!(
+        to.validators("https://www.aitimes.com/list").await.unwrap(),
+        from.validators("https://www.aitimes.com/list")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        to.given_up_entries().await.unwrap(),
+        from.given_up_entries().await.unwrap()
+    );
+    let failing = "https://www.aitimes.com/news/articleView.html?idxno=9";
+    assert_eq!(
+        to.entry_failure(failing).await.unwrap(),
+        from.entry_failure(failing).await.unwrap()
+    );
+    assert_eq!(
+        to.session(session).await.unwrap(),
+        from.session(session).await.unwrap()
+    );
+    let keys = |hits: Vec<briefbot::store::search::Hit>| {
+        hits.into_iter().map(|h| h.key).collect::<Vec<_>>()
+    };
+    for query in ["오픈AI", "엔비디아", "이슈"] {
+        let mut pg = keys(to.search(query, None, 50, 0).await.unwrap());
+        let mut sqlite = keys(from.search(query, None, 50, 0).await.unwrap());
+        pg.sort_unstable();
+        sqlite.sort_unstable();
+        assert_eq!(pg, sqlite, "{query}");
+    }
+
+    // New rows get ids after the copied ones.
+    let Recorded::New { id } =
+        crate::support::record(&to, "aitimes-briefing", &crate::support::issue_of(3, 17, 3)).await
+    else {
+        panic!("the new issue was taken for a duplicate");
+    };
+    assert!(id > 2);
+    assert_eq!(
+        to.subscribe(7, 14, ALL_SOURCES, None, 1).await.unwrap(),
+        briefbot::store::outbox::Subscribed::New
+    );
+
+    // A second copy would mix two databases: refused, nothing changed.
+    let again = briefbot(db.dir.path(), &[], &["migrate", "--from", &lite_url]).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("copy into an empty database"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(to.latest(10, None).await.unwrap().len(), 3);
+
+    let missing = briefbot(
+        db.dir.path(),
+        &[],
+        &["migrate", "--from", "sqlite:///nonexistent/briefbot.db"],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("there is no database at sqlite:///nonexistent/briefbot.db"));
+    let into_sqlite = briefbot(
+        lite.dir.path(),
+        &[("DATABASE_URL", "sqlite://other.db")],
+        &["migrate", "--from", &lite_url],
+    )
+    .await;
+    assert_eq!(into_sqlite.status.code(), Some(2));
+    assert!(stderr(&into_sqlite).contains("migrate --from copies into PostgreSQL"));
 }

@@ -150,6 +150,10 @@ impl Backend {
         self.pool.close().await;
     }
 
+    pub(in crate::store) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Takes the scheduler lease on a connection of its own if no other session holds it.
     pub async fn try_lease(&self) -> Result<Option<Lease>> {
         let mut conn = dedicated(&self.pool).await?;

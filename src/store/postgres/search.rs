@@ -118,6 +118,12 @@ impl Backend {
         .await?)
     }
 
+    /// Indexes every brief and issue not yet indexed (after `briefbot migrate --from` copied
+    /// them).
+    pub(in crate::store) async fn index_all(&self) -> Result<()> {
+        self.index_unindexed().await
+    }
+
     /// Indexes the briefs and issues that have no document (copied by `briefbot migrate`, or a
     /// lost index), in chunks.
     pub(super) async fn index_unindexed(&self) -> Result<()> {

@@ -93,6 +93,10 @@ impl Backend {
         self.pool.close().await;
     }
 
+    pub(in crate::store) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     // Channels in `busy` are passed as one JSON array: SQLite has no array parameters.
     pub async fn due_delivery(
         &self,
