@@ -66,3 +66,27 @@ pub fn brief(rng: &mut Rng, words: &[String]) -> Brief {
     );
     Brief { headline, summary }
 }
+
+/// The URL of database `name` on the PostgreSQL server at `server` (created when missing).
+#[allow(dead_code)]
+pub async fn postgres_database(server: &str, name: &str) -> String {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("BENCH_POSTGRES: cannot connect to {server}: {e}"));
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    if !exists {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(name);
+    url.to_string()
+}
