@@ -37,6 +37,11 @@ impl Leadership {
         *self.0.borrow()
     }
 
+    /// Leading until `leading` says otherwise (for tests of a lease changing hands).
+    pub fn from_channel(leading: watch::Receiver<bool>) -> Self {
+        Self(leading)
+    }
+
     /// Waits until this process leads; then returns a signal that turns true when it no longer
     /// does or `shutdown` turns true, for the task to stop on. `None` when `shutdown` came
     /// first.
@@ -58,9 +63,21 @@ impl Leadership {
         let mut leading = self.0.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
+            // A leadership nobody can change any more (`always`, or the lease holder gone while
+            // leading) never ends: only a change to "not leading" stops the task.
+            let lost = async {
+                if leading.wait_for(|leading| !*leading).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let shut = async {
+                if shutdown.wait_for(|stop| *stop).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => {}
-                _ = leading.wait_for(|leading| !*leading) => {}
+                () = shut => {}
+                () = lost => {}
                 () = stop_tx.closed() => {}
             }
             let _ = stop_tx.send(true);
@@ -153,5 +170,65 @@ async fn lead(mut lease: Lease, shutdown: &mut watch::Receiver<bool>) -> bool {
         if !lease.held(CHECK_EVERY).await {
             return true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `gate` and counts how often the gated task starts in `for_ms`.
+    async fn starts(
+        mut leadership: Leadership,
+        shutdown: watch::Receiver<bool>,
+        for_ms: u64,
+    ) -> u32 {
+        let mut shutdown = shutdown;
+        let mut starts = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(for_ms);
+        loop {
+            let gated = tokio::time::timeout_at(deadline, leadership.gate(&mut shutdown)).await;
+            let Ok(Some(mut stop)) = gated else {
+                return starts;
+            };
+            starts += 1;
+            if tokio::time::timeout_at(deadline, stop.wait_for(|s| *s))
+                .await
+                .is_err()
+            {
+                return starts;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_always_leads_starts_once_and_runs_until_shutdown() {
+        let (_stop, shutdown) = watch::channel(false);
+        // Before: the closed channel of `always` read as "no longer leading", and the task was
+        // stopped and started again in a busy loop.
+        assert_eq!(starts(Leadership::always(), shutdown, 200).await, 1);
+    }
+
+    #[tokio::test]
+    async fn losing_and_regaining_the_lease_stops_and_restarts_the_task() {
+        let (stop, shutdown) = watch::channel(false);
+        let (leading, rx) = watch::channel(false);
+        let mut leadership = Leadership::from_channel(rx);
+        let mut shut = shutdown.clone();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), leadership.gate(&mut shut));
+        assert!(waiting.await.is_err(), "not leading: the task waits");
+        leading.send(true).unwrap();
+        let mut run = leadership
+            .gate(&mut shut)
+            .await
+            .expect("leading: the task runs");
+        assert!(!*run.borrow());
+        leading.send(false).unwrap();
+        run.wait_for(|s| *s).await.unwrap();
+        leading.send(true).unwrap();
+        let mut again = leadership.gate(&mut shut).await.expect("leading again");
+        stop.send(true).unwrap();
+        again.wait_for(|s| *s).await.unwrap();
+        assert!(leadership.gate(&mut shut).await.is_none(), "shut down");
     }
 }

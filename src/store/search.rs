@@ -53,6 +53,39 @@ pub struct Page {
     pub total: i64,
 }
 
+/// A row of a search page: the count, and a hit unless the page is empty.
+#[derive(FromRow)]
+pub(super) struct PageRow {
+    pub(super) total: i64,
+    key: Option<i64>,
+    issue_id: Option<i64>,
+    source_id: Option<String>,
+    issue_title: Option<String>,
+    issue_url: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    first_seen_at: Option<DateTime<Utc>>,
+    headline: Option<String>,
+    summary: Option<String>,
+    score: Option<f64>,
+}
+
+impl PageRow {
+    pub(super) fn hit(self) -> Option<Hit> {
+        Some(Hit {
+            key: self.key?,
+            issue_id: self.issue_id?,
+            source_id: self.source_id?,
+            issue_title: self.issue_title?,
+            issue_url: self.issue_url?,
+            published_at: self.published_at,
+            first_seen_at: self.first_seen_at?,
+            headline: self.headline?,
+            summary: self.summary?,
+            score: self.score?,
+        })
+    }
+}
+
 /// A `/news search` whose pages can be turned.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Session {

@@ -109,6 +109,23 @@ fn each_channel_has_each_issue_once(discord: &FakeDiscord, titles: &[String]) {
     }
 }
 
+/// Sends `/news latest` in a guild's channel and checks it is answered, once.
+async fn ask_latest(discord: &FakeDiscord, guild: u64, channel: u64) {
+    let payload = command(
+        "news",
+        json!([{ "name": "latest", "type": 1, "options": [] }]),
+        Some(guild),
+        channel,
+        MEMBER,
+        PERMISSIONS,
+    );
+    let token = payload["token"].as_str().unwrap().to_owned();
+    let (_, data) = discord.interact(payload).await;
+    assert!(data["embeds"].is_array(), "{data}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(discord.callbacks(&token), 1, "guild {guild} answered once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_leader_dies() {
     let db = TestDb::new();
@@ -221,19 +238,7 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
     for (shard, guild) in GUILDS.iter().enumerate() {
         let channel = FIRST_CHANNEL + shard as u64;
         assert_eq!(guild_of(channel), *guild);
-        let payload = command(
-            "news",
-            json!([{ "name": "latest", "type": 1, "options": [] }]),
-            Some(*guild),
-            channel,
-            MEMBER,
-            PERMISSIONS,
-        );
-        let token = payload["token"].as_str().unwrap().to_owned();
-        let (_, data) = discord.interact(payload).await;
-        assert!(data["embeds"].is_array(), "{data}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(discord.callbacks(&token), 1, "guild {guild} answered once");
+        ask_latest(&discord, *guild, channel).await;
     }
 
     // The leader dies without a word; another process takes the lease within a minute.
@@ -274,20 +279,7 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
 
     // The surviving shards still answer their guilds.
     for p in &processes {
-        let guild = GUILDS[p.shard as usize];
-        let payload = command(
-            "news",
-            json!([{ "name": "latest", "type": 1, "options": [] }]),
-            Some(guild),
-            FIRST_CHANNEL + p.shard,
-            MEMBER,
-            PERMISSIONS,
-        );
-        let token = payload["token"].as_str().unwrap().to_owned();
-        let (_, data) = discord.interact(payload).await;
-        assert!(data["embeds"].is_array(), "{data}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(discord.callbacks(&token), 1);
+        ask_latest(&discord, GUILDS[p.shard as usize], FIRST_CHANNEL + p.shard).await;
     }
     let log = std::fs::read_to_string(dir.join(format!("shard{}.log", next[0]))).unwrap();
     assert!(log.contains("now holds the scheduler lease"), "{log}");

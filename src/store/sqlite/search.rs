@@ -2,12 +2,11 @@
 //! its rowids in indexing order, ranked by FTS5's bm25.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{Backend, Conn, begin_write};
 use crate::domain::Brief;
 use crate::store::Result;
-use crate::store::search::{Hit, MAX_RESULTS, Page, RANKED};
+use crate::store::search::{MAX_RESULTS, Page, PageRow, RANKED};
 
 pub(super) async fn index_brief(
     conn: &mut Conn,
@@ -52,39 +51,6 @@ fn match_expression(query: &str, source: Option<&str>) -> Option<String> {
         Some(source) => format!("{terms} AND source : \"{}\"", source.replace('"', "\"\"")),
         None => terms,
     })
-}
-
-/// A row of a search page: the count, and a hit unless the page is empty.
-#[derive(FromRow)]
-struct PageRow {
-    total: i64,
-    key: Option<i64>,
-    issue_id: Option<i64>,
-    source_id: Option<String>,
-    issue_title: Option<String>,
-    issue_url: Option<String>,
-    published_at: Option<DateTime<Utc>>,
-    first_seen_at: Option<DateTime<Utc>>,
-    headline: Option<String>,
-    summary: Option<String>,
-    score: Option<f64>,
-}
-
-impl PageRow {
-    fn hit(self) -> Option<Hit> {
-        Some(Hit {
-            key: self.key?,
-            issue_id: self.issue_id?,
-            source_id: self.source_id?,
-            issue_title: self.issue_title?,
-            issue_url: self.issue_url?,
-            published_at: self.published_at,
-            first_seen_at: self.first_seen_at?,
-            headline: self.headline?,
-            summary: self.summary?,
-            score: self.score?,
-        })
-    }
 }
 
 impl Backend {

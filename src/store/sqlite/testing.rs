@@ -6,28 +6,6 @@ use crate::store::Result;
 
 use super::Backend;
 
-/// As if the process died right after Discord created every message of a delivery and before
-/// the outbox recorded any: its parts attempted but not recorded, the delivery pending, and
-/// the channel's stories not remembered.
-pub async fn forget_posting(b: &Backend, delivery_id: i64) -> Result<()> {
-    let mut tx = b.pool.begin().await?;
-    sqlx::query("UPDATE delivery_parts SET message_id = NULL WHERE delivery_id = $1")
-        .bind(delivery_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1",
-    )
-    .bind(delivery_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM channel_stories")
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Drops the search index's documents after the first `keep` (all of them with 0): what a
 /// refill cut short, or a lost index, leaves.
 pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
@@ -73,22 +51,6 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
     Ok(())
 }
 
-/// Pauses every subscription of `channel` as a refusal by Discord would.
-pub async fn pause_channel(
-    b: &Backend,
-    channel: i64,
-    at: DateTime<Utc>,
-    reason: &str,
-) -> Result<()> {
-    sqlx::query("UPDATE subscriptions SET paused_at = $2, pause_reason = $3 WHERE channel_id = $1")
-        .bind(channel)
-        .bind(at)
-        .bind(reason)
-        .execute(&b.pool)
-        .await?;
-    Ok(())
-}
-
 /// The database's size in bytes, its write-ahead log checkpointed into it first.
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -102,3 +64,5 @@ pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     .await?;
     Ok((pages * page_size) as u64)
 }
+
+include!("../shared/testing.rs");

@@ -1,0 +1,40 @@
+// Test helpers whose SQL both backends share, `include!`d by `sqlite/testing.rs` and
+// `postgres/testing.rs` (see `store/shared/issues.rs`).
+
+/// As if the process died right after Discord created every message of a delivery and before
+/// the outbox recorded any: its parts attempted but not recorded, the delivery pending, and
+/// the channel's stories not remembered.
+pub async fn forget_posting(b: &Backend, delivery_id: i64) -> Result<()> {
+    let mut tx = b.pool.begin().await?;
+    sqlx::query("UPDATE delivery_parts SET message_id = NULL WHERE delivery_id = $1")
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', parts_sent = 0, finished_at = NULL WHERE id = $1",
+    )
+    .bind(delivery_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM channel_stories")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Pauses every subscription of `channel` as a refusal by Discord would.
+pub async fn pause_channel(
+    b: &Backend,
+    channel: i64,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE subscriptions SET paused_at = $2, pause_reason = $3 WHERE channel_id = $1")
+        .bind(channel)
+        .bind(at)
+        .bind(reason)
+        .execute(&b.pool)
+        .await?;
+    Ok(())
+}
