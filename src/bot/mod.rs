@@ -214,6 +214,7 @@ pub async fn run(
     let telemetry = bot.telemetry.clone();
     let shards = bot.shards;
     let mut leadership = bot.leadership.clone();
+    let claims = bot.store.clone();
     let handler = Handler { bot: Arc::new(bot) };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
@@ -226,6 +227,11 @@ pub async fn run(
         async move {
             while let Some(stop) = leadership.gate(&mut shutdown).await {
                 deliver::run(&mut deliverer, stop).await;
+                // Not posting any more: what this process claimed goes to the next poster now,
+                // not when this process dies.
+                if let Err(e) = claims.release_claims().await {
+                    tracing::warn!(error = %e, "cannot release this process's delivery claims");
+                }
             }
         }
     });

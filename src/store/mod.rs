@@ -219,6 +219,18 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Gives up this process's claims on the deliveries it has not finished, when it stops
+    /// posting (it lost the scheduler lease, or shuts down), so the process that posts next
+    /// can take them at once. Nothing to do on SQLite.
+    pub async fn release_claims(&self) -> Result<u64> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(0),
+            Backend::Postgres(b) => b.release_claims().await,
+        }
+    }
+}
+
 impl Lease {
     /// Whether the lease is still held: on PostgreSQL, whether its connection (and so the
     /// lock) is still there, asked within `within`.

@@ -326,6 +326,26 @@ async fn claims_and_the_lease_last_as_long_as_their_process() {
             .is_none()
     );
 
+    // A process that stops posting (it lost the lease, but lives) gives its claims up.
+    assert_eq!(first.release_claims().await.unwrap(), 1);
+    let next = second.due_delivery(now, &[b.channel_id]).await.unwrap();
+    assert_eq!(
+        next.map(|d| d.id),
+        Some(a.id),
+        "released to the next poster"
+    );
+    // Claimed by the second now: the first, alive, does not get it back until it is released.
+    assert!(
+        first
+            .due_delivery(now, &[b.channel_id])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    second.release_claims().await.unwrap();
+    let back = first.due_delivery(now, &[b.channel_id]).await.unwrap();
+    assert_eq!(back.map(|d| d.id), Some(a.id));
+
     let lease = first
         .try_lease()
         .await

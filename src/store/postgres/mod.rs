@@ -165,6 +165,16 @@ impl Backend {
         &self.pool
     }
 
+    pub async fn release_claims(&self) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE deliveries SET claimed_by = NULL WHERE claimed_by = $1 AND status = 'pending'",
+        )
+        .bind(self.me)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     /// Takes the scheduler lease on a connection of its own if no other session holds it.
     pub async fn try_lease(&self) -> Result<Option<Lease>> {
         let mut conn = dedicated(&self.pool).await?;
