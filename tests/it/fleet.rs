@@ -109,6 +109,24 @@ fn each_channel_has_each_issue_once(discord: &FakeDiscord, titles: &[String]) {
     }
 }
 
+/// Waits until `issues` issues are delivered to every channel, then checks each channel has
+/// each of them once and nothing went over the global limit.
+async fn all_posted_once(db: &TestDb, discord: &FakeDiscord, issues: usize, secs: u64) {
+    delivered(db, (issues as u64 * CHANNELS) as i64, secs).await;
+    let store = db.store().await;
+    let titles: Vec<String> = store
+        .latest(10, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    store.close().await;
+    assert_eq!(titles.len(), issues, "{titles:?}");
+    each_channel_has_each_issue_once(discord, &titles);
+    assert_eq!(discord.globally_limited(), 0, "over the global limit");
+}
+
 /// Sends `/news latest` in a guild's channel and checks it is answered, once.
 async fn ask_latest(discord: &FakeDiscord, guild: u64, channel: u64) {
     let payload = command(
@@ -210,19 +228,7 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
     assert_eq!(shards, [json!([0, 3]), json!([1, 3]), json!([2, 3])]);
 
     // The first four issues, to 200 channels: one process polls, and one posts them.
-    delivered(&db, 4 * CHANNELS as i64, 180).await;
-    let store = db.store().await;
-    let titles: Vec<String> = store
-        .latest(10, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.title)
-        .collect();
-    store.close().await;
-    assert_eq!(titles.len(), 4, "{titles:?}");
-    each_channel_has_each_issue_once(&discord, &titles);
-    assert_eq!(discord.globally_limited(), 0, "over the global limit");
+    all_posted_once(&db, &discord, 4, 180).await;
     let leaders = active(&processes).await;
     assert_eq!(
         leaders.len(),
@@ -263,19 +269,7 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
     let mut entries = entries;
     entries.insert(0, (article(999_001), "[9월8일] 뉴스 브리핑"));
     site.serve_bytes(LIST, ndsoft_list(&entries), "text/html; charset=utf-8");
-    delivered(&db, 5 * CHANNELS as i64, 120).await;
-    let store = db.store().await;
-    let titles: Vec<String> = store
-        .latest(10, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.title)
-        .collect();
-    store.close().await;
-    assert_eq!(titles.len(), 5, "{titles:?}");
-    each_channel_has_each_issue_once(&discord, &titles);
-    assert_eq!(discord.globally_limited(), 0, "over the global limit");
+    all_posted_once(&db, &discord, 5, 120).await;
 
     // The surviving shards still answer their guilds.
     for p in &processes {

@@ -17,13 +17,6 @@ pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
     Ok(())
 }
 
-/// The number of documents in the search index.
-pub async fn indexed_documents(b: &Backend) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
-        .fetch_one(&b.pool)
-        .await?)
-}
-
 pub async fn index_order(b: &Backend) -> Result<Vec<(Option<DateTime<Utc>>, bool)>> {
     Ok(sqlx::query_as(
         "SELECT i.published_at, s.doc > 0 FROM search_index s

@@ -38,3 +38,10 @@ pub async fn pause_channel(
         .await?;
     Ok(())
 }
+
+/// The number of documents in the search index.
+pub async fn indexed_documents(b: &Backend) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
+        .fetch_one(&b.pool)
+        .await?)
+}

@@ -16,13 +16,6 @@ pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
     Ok(())
 }
 
-/// The number of documents in the search index.
-pub async fn indexed_documents(b: &Backend) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
-        .fetch_one(&b.pool)
-        .await?)
-}
-
 /// Each indexed document in index order: its issue's publish time, and whether it is an item
 /// (1) or the issue's own title and lead (0).
 pub async fn index_order(b: &Backend) -> Result<Vec<(Option<DateTime<Utc>>, bool)>> {
