@@ -41,6 +41,13 @@ pub async fn index_order(store: &Store) -> Result<Vec<(Option<DateTime<Utc>>, bo
     each_backend!(store, index_order())
 }
 
+/// Replaces PostgreSQL's search windows (the newest documents a search looks in first) by
+/// windows of these sizes, measured now; with none, every search reads the whole index. SQLite
+/// has no windows: nothing changes there.
+pub async fn set_search_windows(store: &Store, sizes: &[i64]) -> Result<()> {
+    each_backend!(store, set_search_windows(sizes))
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed (on SQLite, with the migration that indexes every issue not yet run).
 pub async fn as_before_lead_search(store: &Store) -> Result<()> {

@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 use crate::support::{TestDb, fixture, record};
 
+/// The benchmarks' generator of realistic briefs.
+#[path = "../../benches/common/mod.rs"]
+mod common;
+
 #[derive(Deserialize)]
 struct Corpus {
     briefs: Vec<CorpusBrief>,
@@ -375,4 +379,77 @@ async fn a_database_of_the_previous_version_gets_its_issues_indexed_in_age_order
         rows.is_sorted(),
         "oldest first, each issue before its items"
     );
+}
+
+/// PostgreSQL looks for a query's newest matches among the newest documents first (its search
+/// windows); what it finds there must be what the whole index gives: the same results, scores,
+/// pages and count. The issues are stored out of date order, so a window taken in storing order
+/// rather than by time would show, and 1,200 documents all saying 반도체 fill a window of 1,100
+/// with more than the 1,000 matches that are ranked, so the window is what answers.
+#[tokio::test]
+async fn searching_the_newest_documents_first_finds_what_the_whole_index_finds() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("SQLite has no search windows: runs on PostgreSQL only");
+        return;
+    }
+    let store = db.store().await;
+    let words = common::vocabulary();
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let (issues, per_issue) = (48, 24);
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 7, 0, 0).unwrap();
+    for i in 0..issues {
+        let briefs: Vec<Brief> = (0..per_issue)
+            .map(|n| {
+                let mut b = common::brief(&mut rng, &words);
+                b.headline = format!("반도체 {}", b.headline);
+                if n % 2 == 0 {
+                    b.summary = format!("엔비디아 {}", b.summary);
+                }
+                b
+            })
+            .collect();
+        let issue = Issue {
+            url: CanonicalUrl::parse(&format!("https://bench.example/issue/{i}")).unwrap(),
+            title: format!("[{i}] 반도체 {}", briefs[0].headline),
+            // Days in a scrambled order: 0, 29, 10, 39, …
+            published_at: Some(start + chrono::Duration::days(i * 29 % issues)),
+            lead: common::sentence(&mut rng, &words, 30),
+            text: briefs
+                .iter()
+                .map(|b| format!("{} {}", b.headline, b.summary))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            briefs,
+        };
+        assert!(matches!(
+            record(&store, "aitimes-briefing", &issue).await,
+            Recorded::New { .. }
+        ));
+    }
+    let queries = ["반도체", "엔비디아", "반도체 엔비디아", "칩", "AI"];
+    let mut whole = Vec::new();
+    testing::set_search_windows(&store, &[]).await.unwrap();
+    for q in queries {
+        for offset in [0, 5, 195] {
+            whole.push(store.search_page(q, None, 5, offset).await.unwrap());
+        }
+    }
+    assert_eq!(whole[0].total, 200, "반도체 is in every document");
+    // A window that holds enough; one that does not and one that would (but 300 documents
+    // with 300 matches tell that 1,100 may not hold 1,000, so the whole index answers); and a
+    // window larger than the index, never measured.
+    for sizes in [&[1_100][..], &[300, 1_100], &[4_096]] {
+        testing::set_search_windows(&store, sizes).await.unwrap();
+        let mut windowed = Vec::new();
+        for q in queries {
+            for offset in [0, 5, 195] {
+                windowed.push(store.search_page(q, None, 5, offset).await.unwrap());
+            }
+        }
+        for (i, (w, a)) in windowed.iter().zip(&whole).enumerate() {
+            let (q, offset) = (queries[i / 3], [0, 5, 195][i % 3]);
+            assert_eq!(w, a, "{q} at offset {offset}, windows {sizes:?}");
+        }
+    }
 }

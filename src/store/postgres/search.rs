@@ -8,6 +8,15 @@
 //! the fixture corpus worse); there is no inverse document frequency, which would need per-term
 //! statistics, and with every word required it matters little: the search quality table
 //! (`tests/fixtures/search/corpus.json`) passes on both backends.
+//!
+//! A GIN index finds a word's documents but not their order in time, so finding the newest
+//! matches of a word that one document in ten holds means reading all of its matches: 100,000 at
+//! 1,000,000 documents. A search therefore looks in the newest documents first, in the windows of
+//! `search_windows` (4,096, 16,384, 65,536 and 262,144 documents, measured as the index grows):
+//! when a window holds [`RANKED`] matches, they are the newest overall, and only they were read.
+//! When it holds fewer, their number tells how common the query is, and the search goes on in the
+//! smallest window that should hold enough, or the whole index (where a rare query's few matches
+//! are cheap to read).
 
 use chrono::{DateTime, Utc};
 
@@ -64,6 +73,43 @@ async fn index(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// After an issue's documents are indexed: measures again the windows the index has outgrown by
+/// an eighth of their size since they were last measured (every 512 documents for the smallest,
+/// an index-only scan of its 4,096 newest entries).
+pub(super) async fn issue_indexed(conn: &mut Conn) -> Result<()> {
+    sqlx::query(
+        "UPDATE search_windows w
+         SET since = (SELECT at FROM search_index ORDER BY at DESC, seq DESC
+                      OFFSET w.size - 1 LIMIT 1),
+             measured = s.documents
+         FROM search_stats s
+         WHERE s.documents >= w.measured + w.size / 8",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The window to search after one of `size` documents held only `found` matches: the smallest
+/// that should hold [`RANKED`] at the same rate, with a quarter to spare, or `None` (the whole
+/// index) when none is that large or nothing was found.
+fn next_window(windows: &[(i64, DateTime<Utc>)], size: i64, found: i64) -> Option<usize> {
+    if found == 0 {
+        return None;
+    }
+    let needed = size.saturating_mul(RANKED) / found * 5 / 4;
+    windows.iter().position(|&(s, _)| s > size && s >= needed)
+}
+
+/// A search page with the number of candidates it ranked (its newest matches, at most
+/// [`RANKED`]), which tells whether the window held enough.
+#[derive(sqlx::FromRow)]
+struct WindowRow {
+    candidates: i64,
+    #[sqlx(flatten)]
+    row: PageRow,
 }
 
 impl Backend {
@@ -125,6 +171,7 @@ impl Backend {
             for (doc, source, at, a, b) in chunk {
                 index(&mut tx, source, *doc, *at, &format!("{a} {b}")).await?;
             }
+            issue_indexed(&mut tx).await?;
             tx.commit().await?;
         }
         tracing::info!(documents = docs.len(), "search index brought up to date");
@@ -142,16 +189,53 @@ impl Backend {
             return Ok(Page::default());
         };
         let limit = limit.min((MAX_RESULTS - offset).max(0));
+        let windows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT size, since FROM search_windows WHERE since IS NOT NULL ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let terms = crate::search::query_terms(query);
+        let mut window = (!windows.is_empty()).then_some(0);
+        loop {
+            let since = window.map(|w| windows[w].1);
+            let rows = self
+                .search_window(&tsquery, &terms, source, since, limit, offset)
+                .await?;
+            let candidates = rows.first().map_or(0, |r| r.candidates);
+            match window {
+                Some(w) if candidates < RANKED => {
+                    window = next_window(&windows, windows[w].0, candidates)
+                }
+                _ => {
+                    let total = rows.first().map_or(0, |r| r.row.total);
+                    let hits = rows.into_iter().filter_map(|r| r.row.hit()).collect();
+                    return Ok(Page { hits, total });
+                }
+            }
+        }
+    }
+
+    /// A search page over the documents at or after `since` (all of them if `None`).
+    async fn search_window(
+        &self,
+        tsquery: &str,
+        terms: &[String],
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<WindowRow>> {
         // The newest RANKED matches by the index on (at, seq); only those are ranked, only the
         // best MAX_RESULTS of them joined to their briefs and issues. Scores are rounded so that
         // nearly equal relevance falls back on recency, as on SQLite.
         // BM25 (k1 = 1.2, b = 0.75) without the inverse document frequency: every result
         // contains every word, so what tells results apart is how often they say it, against
         // their length. Counted only for the newest RANKED matches, from their own terms.
-        let rows: Vec<PageRow> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "WITH newest AS (
                  SELECT seq, doc, at, terms_count, terms FROM search_index
                  WHERE terms @@ $1::tsquery AND ($6::text IS NULL OR source = $6)
+                   AND ($8::timestamptz IS NULL OR at >= $8)
                  ORDER BY at DESC, seq DESC LIMIT $4),
              stats AS (
                  SELECT GREATEST(terms::float8 / GREATEST(documents, 1), 1) AS average
@@ -173,7 +257,8 @@ impl Backend {
                  JOIN issues i ON i.id = CASE WHEN m.doc > 0 THEN b.issue_id ELSE -m.doc END
                  ORDER BY m.score, COALESCE(i.published_at, i.first_seen_at) DESC, m.seq DESC
                  LIMIT $2 OFFSET $3)
-             SELECT (SELECT COUNT(*) FROM best) AS total, page.*
+             SELECT (SELECT COUNT(*) FROM newest) AS candidates,
+                    (SELECT COUNT(*) FROM best) AS total, page.*
              FROM (SELECT 1) AS one LEFT JOIN page ON true
              ORDER BY page.score, COALESCE(page.published_at, page.first_seen_at) DESC,
                       page.seq DESC",
@@ -184,11 +269,31 @@ impl Backend {
         .bind(RANKED)
         .bind(MAX_RESULTS)
         .bind(source)
-        .bind(crate::search::query_terms(query))
+        .bind(terms)
+        .bind(since)
         .fetch_all(&self.pool)
-        .await?;
-        let total = rows.first().map_or(0, |r| r.total);
-        let hits = rows.into_iter().filter_map(PageRow::hit).collect();
-        Ok(Page { hits, total })
+        .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_widens_to_the_smallest_window_that_should_hold_enough() {
+        let at = Utc::now();
+        let windows = [(4_096, at), (16_384, at), (65_536, at), (262_144, at)];
+        // One match in ten: 1,000 need about 10,000 documents, 12,500 with the margin.
+        assert_eq!(next_window(&windows, 4_096, 410), Some(1));
+        // Nearly enough: the next window up, never the same one again.
+        assert_eq!(next_window(&windows, 4_096, 999), Some(1));
+        assert_eq!(next_window(&windows, 16_384, 50), None);
+        assert_eq!(next_window(&windows, 16_384, 300), Some(3));
+        assert_eq!(next_window(&windows, 65_536, 900), Some(3));
+        // Rare or absent: the whole index, where few matches are cheap to read.
+        assert_eq!(next_window(&windows, 4_096, 0), None);
+        assert_eq!(next_window(&windows, 262_144, 999), None);
+        assert_eq!(next_window(&[], 4_096, 10), None);
     }
 }

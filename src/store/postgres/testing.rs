@@ -38,6 +38,20 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
     Ok(())
 }
 
+pub async fn set_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
+    let mut tx = super::begin_write(&b.pool).await?;
+    sqlx::query("DELETE FROM search_windows")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO search_windows (size) SELECT unnest($1::bigint[])")
+        .bind(sizes)
+        .execute(&mut *tx)
+        .await?;
+    super::search::issue_indexed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
         .fetch_one(&b.pool)

@@ -181,6 +181,7 @@ impl Backend {
             let brief_id = insert_brief(&mut tx, id, position as i64, brief, brief_prints).await?;
             search::index_brief(&mut tx, source.as_str(), brief_id, issue_at, brief).await?;
         }
+        search::issue_indexed(&mut tx).await?;
         enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
         tx.commit().await?;
         Ok(Recorded::New { id })

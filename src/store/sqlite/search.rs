@@ -32,6 +32,12 @@ pub(super) async fn index_issue(
     index(conn, source, -issue_id, &format!("{title} {lead}")).await
 }
 
+/// After an issue's documents are indexed: nothing to do here, where rowids follow indexing
+/// order and FTS5 reads a query's matches newest first (PostgreSQL measures its time windows).
+pub(super) async fn issue_indexed(_conn: &mut Conn) -> Result<()> {
+    Ok(())
+}
+
 /// Adds a document to the index; its rowid is the next one, so rowids follow indexing order.
 async fn index(conn: &mut Conn, source: &str, doc: i64, text: &str) -> Result<()> {
     sqlx::query("INSERT INTO search_index (terms, source, doc) VALUES ($1, $2, $3)")

@@ -29,6 +29,11 @@ pub async fn index_order(b: &Backend) -> Result<Vec<(Option<DateTime<Utc>>, bool
     .await?)
 }
 
+/// SQLite has no search windows: FTS5 reads a query's matches newest first.
+pub async fn set_search_windows(_b: &Backend, _sizes: &[i64]) -> Result<()> {
+    Ok(())
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed, and the migration that indexes every issue not yet run.
 pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
