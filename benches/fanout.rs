@@ -9,17 +9,29 @@
 //!   then the one-message issue to 1,000 channels: how long those channels wait.
 //! - `doubt`: the one-message issue to 1,000 channels, the answers to 100 of the posts lost
 //!   (created, answered 502) and the nonces forgotten: what looking for in-doubt posts costs.
+//! - `fleet` (PostgreSQL only): three processes on one database, as `briefbot run` has them —
+//!   each takes or waits for the scheduler lease, and only the holder posts — fan the
+//!   one-message issue out to 1,000 channels; the holder is killed after 500 messages and
+//!   another finishes. Every channel must get it once.
+//!
+//! The cases run on a SQLite file; with
+//! `BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres` they run on PostgreSQL, in a
+//! database `briefbot_bench_fanout_fresh` made anew for each case.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/discord.rs"]
 mod discord;
 
+mod common;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use briefbot::config::DatabaseUrl;
 use briefbot::deliver::{Deliverer, DeliverySettings, Step};
 use briefbot::domain::{Brief, CanonicalUrl, Format, Issue, SourceId};
+use briefbot::leader::Leadership;
 use briefbot::scrape::issue_from_page;
 use briefbot::store::outbox::ALL_SOURCES;
 use briefbot::store::{SourcePage, Store};
@@ -78,6 +90,7 @@ fn three_message_issue() -> Issue {
 
 struct Bench {
     store: Store,
+    url: DatabaseUrl,
     discord: discord::FakeDiscord,
     _dir: tempfile::TempDir,
 }
@@ -85,10 +98,15 @@ struct Bench {
 impl Bench {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::Sqlite(format!(
-            "sqlite://{}",
-            dir.path().join("fanout.db").display()
-        ));
+        let url = match std::env::var("BENCH_POSTGRES") {
+            Ok(server) => DatabaseUrl::Postgres(
+                common::postgres_database(&server, "briefbot_bench_fanout_fresh").await,
+            ),
+            Err(_) => DatabaseUrl::Sqlite(format!(
+                "sqlite://{}",
+                dir.path().join("fanout.db").display()
+            )),
+        };
         let store = Store::open(&url).await.unwrap();
         for channel in 1..=CHANNELS {
             store
@@ -98,8 +116,10 @@ impl Bench {
         }
         let discord = discord::FakeDiscord::start().await;
         discord.enforce_limits();
+        println!("(on {})", store.engine());
         Self {
             store,
+            url,
             discord,
             _dir: dir,
         }
@@ -328,6 +348,108 @@ async fn doubt() {
     assert_eq!(b.discord.all_messages() as i64, CHANNELS, "no post doubled");
 }
 
+/// One `briefbot run` process as far as posting goes: its own store (its own connections and
+/// presence lock), the lease keeper, and the delivery worker that runs while it leads.
+struct Process {
+    leadership: Leadership,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Process {
+    async fn start(b: &Bench) -> Self {
+        let store = Store::open(&b.url).await.unwrap();
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+        let (leadership, keeper) =
+            briefbot::leader::hold(store.clone(), Arc::default(), shutdown.clone());
+        let mut deliverer = Deliverer::new(
+            store.clone(),
+            b.discord.http(),
+            HashMap::from([("aitimes-briefing".to_owned(), "AI타임스".to_owned())]),
+            DeliverySettings::default(),
+        );
+        let worker = tokio::spawn({
+            let mut leadership = leadership.clone();
+            let mut shutdown = shutdown.clone();
+            async move {
+                while let Some(stop) = leadership.gate(&mut shutdown).await {
+                    briefbot::deliver::run(&mut deliverer, stop).await;
+                    store.release_claims().await.unwrap();
+                }
+            }
+        });
+        Self {
+            leadership,
+            tasks: vec![keeper, worker],
+            _shutdown: shutdown_tx,
+        }
+    }
+
+    /// As SIGKILL: its tasks end where they are and its connections close with them.
+    fn kill(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn fleet() {
+    if std::env::var("BENCH_POSTGRES").is_err() {
+        println!("## fleet: runs on PostgreSQL only (set BENCH_POSTGRES)");
+        return;
+    }
+    let b = Bench::new().await;
+    let mut fleet = Vec::new();
+    for _ in 0..3 {
+        fleet.push(Process::start(&b).await);
+    }
+    while !fleet.iter().any(|p| p.leadership.is_leading()) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (issue, html) = one_message_issue();
+    let started = Instant::now();
+    b.record(&issue, &html).await;
+    while b.discord.all_messages() < 500 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let leader = fleet
+        .iter()
+        .position(|p| p.leadership.is_leading())
+        .unwrap();
+    fleet.remove(leader).kill();
+    let killed = Instant::now();
+    let at_kill = b.discord.all_messages();
+    let mut resumed = None;
+    while b.discord.all_messages() < CHANNELS as usize
+        || b.store.pending_deliveries().await.unwrap() > 0
+    {
+        if resumed.is_none() && b.discord.all_messages() > at_kill + 1 {
+            resumed = Some(killed.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "## fleet: three processes, one issue of one message to {CHANNELS} channels, the poster killed after 500"
+    );
+    println!(
+        "posted {} messages in {:.2} s; after the kill, posting resumed in {:.2} s (the lease is checked every {} s)",
+        b.discord.all_messages(),
+        elapsed.as_secs_f64(),
+        resumed.unwrap_or_default().as_secs_f64(),
+        briefbot::leader::CHECK_EVERY.as_secs()
+    );
+    b.report_limits(0);
+    let twice = (1..=CHANNELS)
+        .filter(|c| b.discord.messages(*c as u64).len() != 1)
+        .count();
+    println!("channels without exactly one message: {twice}");
+    assert_eq!(twice, 0, "every channel got the issue once");
+    for p in fleet {
+        p.kill();
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -343,5 +465,8 @@ async fn main() {
     }
     if run("doubt") {
         doubt().await;
+    }
+    if run("fleet") {
+        fleet().await;
     }
 }

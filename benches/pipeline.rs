@@ -3,7 +3,9 @@
 //! - parse and split one issue page (goal < 1 ms);
 //! - generic main-text extraction of 100-300 KB real article pages (goal < 5 ms);
 //! - near-duplicate check of one brief against 100,000 stored briefs in a real SQLite file
-//!   (goal < 1 ms). `BENCH_BRIEFS` changes the corpus size.
+//!   (goal < 1 ms). `BENCH_BRIEFS` changes the corpus size; with
+//!   `BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres` the briefs are stored on
+//!   PostgreSQL instead, in a database `briefbot_bench_dedup_fresh` made anew each run.
 //!
 //! A plain binary (`harness = false`): each case runs warm-up rounds, then reports the median,
 //! the 99th percentile and the maximum of its timed rounds.
@@ -141,14 +143,25 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let per_issue = 5;
-    println!("\n## Near-duplicate check against {n} stored briefs (SQLite file, LSH band index)");
     let words = vocabulary();
     let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ));
     rt.block_on(async {
+        let (url, engine) = match std::env::var("BENCH_POSTGRES") {
+            Ok(server) => (
+                DatabaseUrl::Postgres(
+                    common::postgres_database(&server, "briefbot_bench_dedup_fresh").await,
+                ),
+                "PostgreSQL",
+            ),
+            Err(_) => (
+                DatabaseUrl::Sqlite(format!(
+                    "sqlite://{}",
+                    dir.path().join("bench.db").display()
+                )),
+                "SQLite file",
+            ),
+        };
+        println!("\n## Near-duplicate check against {n} stored briefs ({engine}, LSH band index)");
         let store = Store::open(&url).await.unwrap();
         let source = SourceId::parse("bench").unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);

@@ -67,13 +67,22 @@ pub fn brief(rng: &mut Rng, words: &[String]) -> Brief {
     Brief { headline, summary }
 }
 
-/// The URL of database `name` on the PostgreSQL server at `server` (created when missing).
+/// The URL of database `name` on the PostgreSQL server at `server`: created when missing, and
+/// created anew when its name ends in `_fresh`.
 #[allow(dead_code)]
 pub async fn postgres_database(server: &str, name: &str) -> String {
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(server)
         .await
         .unwrap_or_else(|e| panic!("BENCH_POSTGRES: cannot connect to {server}: {e}"));
+    if name.ends_with("_fresh") {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(name)
