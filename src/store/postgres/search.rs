@@ -131,14 +131,23 @@ impl Backend {
     }
 
     /// Indexes every brief and issue not yet indexed (after `briefbot migrate --from` copied
-    /// them).
+    /// them), then has the server gather its statistics of every table, as it should after a
+    /// bulk load: without them the planner guesses a common word rare and reads every match.
     pub(in crate::store) async fn index_all(&self) -> Result<()> {
-        self.index_unindexed().await
+        self.index_unindexed().await?;
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Indexes the briefs and issues that have no document (copied by `briefbot migrate`, or a
     /// lost index), in chunks.
     pub(super) async fn index_unindexed(&self) -> Result<()> {
+        // Windows that were never measured (a database of the version before them) or not since
+        // the index grew are measured before the first search; otherwise a search would read
+        // the whole index until the next issue is stored.
+        let mut tx = begin_write(&self.pool).await?;
+        issue_indexed(&mut tx).await?;
+        tx.commit().await?;
         let missing: bool = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM search_index)
                     <> (SELECT COUNT(*) FROM briefs) + (SELECT COUNT(*) FROM issues)",
