@@ -117,8 +117,11 @@ impl Backend {
             // Every statement planned for its own parameters: a generic plan cached while a
             // table was small (a seq scan of the near-duplicate bands, measured 60-90 ms at
             // 137,000 rows instead of 0.2 ms) or blind to a search word's frequency would stay
-            // in a pooled connection for its whole life.
-            .options([("plan_cache_mode", "force_custom_plan")]);
+            // in a pooled connection for its whole life. And no JIT compilation: on tables
+            // never analyzed (autovacuum off) the planner's guesses put a one-row update over
+            // the JIT threshold, and compiling it took 80 ms of every stored issue (2 issues a
+            // second instead of 50); briefbot's statements are short and never gain from it.
+            .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
