@@ -239,7 +239,11 @@ impl Backend {
         // nearly equal relevance falls back on recency, as on SQLite.
         // BM25 (k1 = 1.2, b = 0.75) without the inverse document frequency: every result
         // contains every word, so what tells results apart is how often they say it, against
-        // their length. Counted only for the newest RANKED matches, from their own terms.
+        // their length. Counted only for the newest RANKED matches, from their own terms: the
+        // query's lexemes are picked out of each document's hundreds in C (`setweight` marks
+        // them A — documents are written without weights, all D — and `ts_filter` keeps only
+        // those), so only those few are unnested; unnesting every lexeme of 1,000 candidates to
+        // find them took 33 ms at 1,000,000 briefs.
         Ok(sqlx::query_as(
             "WITH newest AS (
                  SELECT seq, doc, at, terms_count, terms FROM search_index
@@ -253,8 +257,8 @@ impl Backend {
                  SELECT seq, doc, at, round(-(
                             SELECT SUM(cardinality(u.positions) * 2.2 / (cardinality(u.positions)
                                        + 1.2 * (0.25 + 0.75 * terms_count / stats.average)))
-                            FROM unnest(terms) u WHERE u.lexeme = ANY($7))::numeric, 1)::float8
-                        AS score
+                            FROM unnest(ts_filter(setweight(terms, 'A', $7), '{a}')) u
+                        )::numeric, 1)::float8 AS score
                  FROM newest, stats ORDER BY score, at DESC, seq DESC LIMIT $5),
              page AS (
                  SELECT m.doc AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
