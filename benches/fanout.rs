@@ -74,18 +74,13 @@ fn three_message_issue_items(n: usize) -> Vec<Brief> {
 /// 24 distinct items of the search corpus: the lead and 9 items, 10 items, 5 items.
 fn three_message_issue() -> Issue {
     let briefs = three_message_issue_items(24);
-    Issue {
-        url: CanonicalUrl::parse("https://www.aitimes.com/news/articleView.html?idxno=1").unwrap(),
-        title: "[벤치] 세 메시지 이슈".into(),
-        published_at: Some(chrono::Utc::now()),
-        lead: "세 개의 메시지로 나뉘는 이슈입니다.".into(),
-        text: briefs
-            .iter()
-            .map(|b| format!("{} {}", b.headline, b.summary))
-            .collect::<Vec<_>>()
-            .join("\n"),
+    common::issue(
+        "https://www.aitimes.com/news/articleView.html?idxno=1",
+        "[벤치] 세 메시지 이슈".into(),
+        Some(chrono::Utc::now()),
+        "세 개의 메시지로 나뉘는 이슈입니다.".into(),
         briefs,
-    }
+    )
 }
 
 struct Bench {
@@ -237,11 +232,7 @@ async fn one() {
         let mut more = issue.clone();
         more.url = CanonicalUrl::parse(&format!("https://bench.example/issue/{n}")).unwrap();
         more.briefs = items.to_vec();
-        more.text = items
-            .iter()
-            .map(|b| format!("{} {}", b.headline, b.summary))
-            .collect::<Vec<_>>()
-            .join("\n");
+        more.text = common::items_text(items);
         more.published_at = Some(chrono::Utc::now() - chrono::Duration::days(40));
         b.record(&more, &html).await;
     }

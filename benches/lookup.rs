@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use briefbot::bot::{self, Bot};
 use briefbot::config::{DatabaseUrl, Secret, SourceConfig};
 use briefbot::deliver::DeliverySettings;
-use briefbot::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use briefbot::domain::{Brief, SourceId};
 use briefbot::store::{SourcePage, Store};
 use common::{Rng, brief, sentence, vocabulary};
 use serde_json::json;
@@ -91,18 +91,13 @@ async fn main() {
     let base = chrono::Utc::now() - chrono::Duration::days(400);
     for i in (0..n / per_issue).filter(|_| !reuse) {
         let briefs: Vec<Brief> = (0..per_issue).map(|_| brief(&mut rng, &words)).collect();
-        let issue = Issue {
-            url: CanonicalUrl::parse(&format!("https://bench.example/issue/{i}")).unwrap(),
-            title: format!("[{i}] {}", briefs[0].headline),
-            published_at: Some(base + chrono::Duration::minutes(i as i64 * 30)),
-            lead: sentence(&mut rng, &words, 30),
-            text: briefs
-                .iter()
-                .map(|b| format!("{} {}", b.headline, b.summary))
-                .collect::<Vec<_>>()
-                .join("\n"),
+        let issue = common::issue(
+            &format!("https://bench.example/issue/{i}"),
+            format!("[{i}] {}", briefs[0].headline),
+            Some(base + chrono::Duration::minutes(i as i64 * 30)),
+            sentence(&mut rng, &words, 30),
             briefs,
-        };
+        );
         let page = SourcePage {
             url: issue.url.as_str(),
             html: "",

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use briefbot::config::DatabaseUrl;
-use briefbot::domain::{Brief, CanonicalUrl, Format, Issue, SourceId};
+use briefbot::domain::{Brief, Format, SourceId};
 use briefbot::scrape::{article, issue_from_page};
 use briefbot::store::{SourcePage, Store};
 use url::Url;
@@ -172,14 +172,13 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             if i % 97 == 0 {
                 sample.push(briefs[0].clone());
             }
-            let issue = Issue {
-                url: CanonicalUrl::parse(&format!("https://bench.example/issue/{i}")).unwrap(),
-                title: format!("[{}] {}", i, briefs[0].headline),
-                published_at: None,
-                lead: sentence(&mut rng, &words, 30),
-                text: briefs.iter().map(|b| format!("{} {}", b.headline, b.summary)).collect::<Vec<_>>().join("\n"),
+            let issue = common::issue(
+                &format!("https://bench.example/issue/{i}"),
+                format!("[{i}] {}", briefs[0].headline),
+                None,
+                sentence(&mut rng, &words, 30),
                 briefs,
-            };
+            );
             let page = SourcePage { url: issue.url.as_str(), html: "", format: "bench" };
             store.record_issue(&source, &issue, &[], &page).await.unwrap();
         }

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use briefbot::domain::Brief;
+use briefbot::domain::{Brief, CanonicalUrl, Issue};
+use chrono::{DateTime, Utc};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,6 +66,33 @@ pub fn brief(rng: &mut Rng, words: &[String]) -> Brief {
         sentence(rng, words, 11)
     );
     Brief { headline, summary }
+}
+
+/// An issue of these items as the scraper gives one: its text is its items, one a line.
+pub fn issue(
+    url: &str,
+    title: String,
+    published_at: Option<DateTime<Utc>>,
+    lead: String,
+    briefs: Vec<Brief>,
+) -> Issue {
+    Issue {
+        url: CanonicalUrl::parse(url).unwrap(),
+        title,
+        published_at,
+        lead,
+        text: items_text(&briefs),
+        briefs,
+    }
+}
+
+/// The text of a page that holds these items, one a line.
+pub fn items_text(briefs: &[Brief]) -> String {
+    briefs
+        .iter()
+        .map(|b| format!("{} {}", b.headline, b.summary))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The URL of database `name` on the PostgreSQL server at `server`: created when missing, and

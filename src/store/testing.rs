@@ -48,6 +48,19 @@ pub async fn set_search_windows(store: &Store, sizes: &[i64]) -> Result<()> {
     each_backend!(store, set_search_windows(sizes))
 }
 
+/// The database as the version before search windows left it once their migration ran:
+/// PostgreSQL's windows of these sizes, never measured. SQLite has no windows: nothing changes.
+pub async fn as_before_search_windows(store: &Store, sizes: &[i64]) -> Result<()> {
+    each_backend!(store, as_before_search_windows(sizes))
+}
+
+/// PostgreSQL's search windows, smallest first: each one's size and where it begins (the time
+/// of its oldest document when it was last measured; `None` while never measured, or larger
+/// than the index). Empty on SQLite.
+pub async fn search_windows(store: &Store) -> Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+    each_backend!(store, search_windows())
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed (on SQLite, with the migration that indexes every issue not yet run).
 pub async fn as_before_lead_search(store: &Store) -> Result<()> {

@@ -577,11 +577,9 @@ async fn migrate_from_sqlite_copies_everything_into_postgres() {
     use briefbot::domain::SourceId;
     use briefbot::store::outbox::{ALL_SOURCES, Failure};
 
-    let db = TestDb::new();
-    if !db.is_postgres() {
-        eprintln!("runs on PostgreSQL only (set BRIEFBOT_TEST_POSTGRES)");
+    let Some(db) = TestDb::postgres_only("the copy goes into PostgreSQL") else {
         return;
-    }
+    };
     let lite = TestDb::sqlite();
     let from = lite.store().await;
     let source = SourceId::parse("aitimes-briefing").unwrap();

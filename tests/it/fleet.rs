@@ -146,11 +146,9 @@ async fn ask_latest(discord: &FakeDiscord, guild: u64, channel: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_leader_dies() {
-    let db = TestDb::new();
-    if !db.is_postgres() {
-        eprintln!("runs on PostgreSQL only (set BRIEFBOT_TEST_POSTGRES)");
+    let Some(db) = TestDb::postgres_only("several processes share one PostgreSQL database") else {
         return;
-    }
+    };
     let dir = db.dir.path();
     let site = FakeSite::start().await;
     let article = |n: u32| format!("/news/articleView.html?idxno={n}");
@@ -284,11 +282,9 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
 /// held by one at a time and passes on when its holder's connection ends.
 #[tokio::test]
 async fn claims_and_the_lease_last_as_long_as_their_process() {
-    let db = TestDb::new();
-    if !db.is_postgres() {
-        eprintln!("runs on PostgreSQL only (set BRIEFBOT_TEST_POSTGRES)");
+    let Some(db) = TestDb::postgres_only("claims and the lease are PostgreSQL's") else {
         return;
-    }
+    };
     let first = db.store().await;
     let second = db.store().await;
     for channel in [1, 2] {

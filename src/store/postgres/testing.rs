@@ -39,6 +39,14 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
 }
 
 pub async fn set_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
+    as_before_search_windows(b, sizes).await?;
+    let mut tx = super::begin_write(&b.pool).await?;
+    super::search::issue_indexed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn as_before_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
     let mut tx = super::begin_write(&b.pool).await?;
     sqlx::query("DELETE FROM search_windows")
         .execute(&mut *tx)
@@ -47,9 +55,16 @@ pub async fn set_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
         .bind(sizes)
         .execute(&mut *tx)
         .await?;
-    super::search::issue_indexed(&mut tx).await?;
     tx.commit().await?;
     Ok(())
+}
+
+pub async fn search_windows(b: &Backend) -> Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+    Ok(
+        sqlx::query_as("SELECT size, since FROM search_windows ORDER BY size")
+            .fetch_all(&b.pool)
+            .await?,
+    )
 }
 
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {

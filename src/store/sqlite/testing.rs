@@ -34,6 +34,14 @@ pub async fn set_search_windows(_b: &Backend, _sizes: &[i64]) -> Result<()> {
     Ok(())
 }
 
+pub async fn as_before_search_windows(_b: &Backend, _sizes: &[i64]) -> Result<()> {
+    Ok(())
+}
+
+pub async fn search_windows(_b: &Backend) -> Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+    Ok(Vec::new())
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed, and the migration that indexes every issue not yet run.
 pub async fn as_before_lead_search(b: &Backend) -> Result<()> {

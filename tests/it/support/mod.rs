@@ -1,5 +1,8 @@
 //! Test support: fixture files, a fake news site, and a fresh store per test.
 
+/// The benchmarks' generator of realistic briefs and issues.
+#[path = "../../../benches/common/mod.rs"]
+pub mod common;
 pub mod discord;
 pub mod site;
 
@@ -88,6 +91,17 @@ impl TestDb {
             Ok(admin) => Self::postgres(admin),
             Err(_) => Self::sqlite(),
         }
+    }
+
+    /// A fresh PostgreSQL database when the suite runs on PostgreSQL; otherwise `None`, and a
+    /// line on stderr saying why the test has nothing to do on SQLite.
+    pub fn postgres_only(why: &str) -> Option<Self> {
+        let db = Self::new();
+        if !db.is_postgres() {
+            eprintln!("runs on PostgreSQL only (set {POSTGRES_ENV}): {why}");
+            return None;
+        }
+        Some(db)
     }
 
     /// A SQLite file, whichever backend the suite runs on.
@@ -252,21 +266,13 @@ pub fn issue_of(idxno: u32, from: usize, items: usize) -> briefbot::domain::Issu
             summary: b["summary"].as_str().unwrap().to_owned(),
         })
         .collect();
-    briefbot::domain::Issue {
-        url: briefbot::domain::CanonicalUrl::parse(&format!(
-            "https://www.aitimes.com/news/articleView.html?idxno={idxno}"
-        ))
-        .unwrap(),
-        title: format!("[테스트] 이슈 {idxno}"),
-        published_at: Some(briefbot::store::now() - chrono::Duration::hours(1)),
-        lead: format!("이슈 {idxno}의 리드입니다."),
-        text: briefs
-            .iter()
-            .map(|b| format!("{} {}", b.headline, b.summary))
-            .collect::<Vec<_>>()
-            .join("\n"),
+    common::issue(
+        &format!("https://www.aitimes.com/news/articleView.html?idxno={idxno}"),
+        format!("[테스트] 이슈 {idxno}"),
+        Some(briefbot::store::now() - chrono::Duration::hours(1)),
+        format!("이슈 {idxno}의 리드입니다."),
         briefs,
-    }
+    )
 }
 
 /// Waits up to `secs` seconds for `done`, looking every 2 ms (a test that kills a process the
