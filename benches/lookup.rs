@@ -118,6 +118,7 @@ async fn main() {
     }
 
     let mut times = Vec::new();
+    let mut by_query = vec![Vec::new(); QUERIES.len()];
     let mut counts = Vec::new();
     for round in 0..1100 {
         let q = QUERIES[round % QUERIES.len()];
@@ -126,6 +127,7 @@ async fn main() {
         let (hits, count) = (page.hits, page.total);
         if round >= 100 {
             times.push(t.elapsed());
+            by_query[round % QUERIES.len()].push(t.elapsed());
         }
         if round < QUERIES.len() {
             counts.push(format!("{q}: {count}"));
@@ -133,6 +135,12 @@ async fn main() {
         assert!(hits.len() <= 5);
     }
     println!("matches per query: {}", counts.join(", "));
+    let medians: Vec<String> = QUERIES
+        .iter()
+        .zip(&mut by_query)
+        .map(|(q, times)| format!("{q}: {:.1}", percentile(times, 50)))
+        .collect();
+    println!("median ms per query: {}", medians.join(", "));
     println!(
         "/news search query (first page and result count): median {:.2} ms, p99 {:.2} ms",
         percentile(&mut times, 50),

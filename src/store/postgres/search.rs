@@ -224,7 +224,9 @@ impl Backend {
         }
     }
 
-    /// A search page over the documents at or after `since` (all of them if `None`).
+    /// A search page over the documents at or after `since` (all of them if `None`). A window
+    /// that holds fewer than [`RANKED`] matches is not the answer: it gives only their number
+    /// (`candidates` of a row without a hit), which tells the caller where to look next.
     async fn search_window(
         &self,
         tsquery: &str,
@@ -259,7 +261,10 @@ impl Backend {
                                        + 1.2 * (0.25 + 0.75 * terms_count / stats.average)))
                             FROM unnest(ts_filter(setweight(terms, 'A', $7), '{a}')) u
                         )::numeric, 1)::float8 AS score
-                 FROM newest, stats ORDER BY score, at DESC, seq DESC LIMIT $5),
+                 FROM newest, stats
+                 -- A window with too few matches is not the answer: nothing to rank.
+                 WHERE $8::timestamptz IS NULL OR (SELECT COUNT(*) FROM newest) >= $4
+                 ORDER BY score, at DESC, seq DESC LIMIT $5),
              page AS (
                  SELECT m.doc AS key, i.id AS issue_id, i.source_id, i.title AS issue_title,
                         i.url AS issue_url, i.published_at, i.first_seen_at,
