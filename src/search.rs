@@ -178,6 +178,18 @@ fn quote_lexeme(term: &str) -> String {
 /// each other (`<->`). Every lexeme is quoted, so nothing a user types is query syntax. `None`
 /// when there is nothing to search for.
 pub fn tsquery(query: &str) -> Option<String> {
+    tsquery_joined(query, " <-> ")
+}
+
+/// [`tsquery`] without the order of a phrase's bigrams: each must be there, anywhere (`&`).
+/// Every document that matches [`tsquery`] matches this, and nearly only those (a text that
+/// holds `반도` and `도체` nearly always says `반도체`). A GIN index answers it alone, while a
+/// phrase makes PostgreSQL read every match's whole `tsvector` to check the positions.
+pub fn tsquery_unordered(query: &str) -> Option<String> {
+    tsquery_joined(query, " & ")
+}
+
+fn tsquery_joined(query: &str, next_to: &str) -> Option<String> {
     let words = parse_query(query);
     // A term too long to be indexed is in no document: nothing can match.
     if words.is_empty()
@@ -192,7 +204,7 @@ pub fn tsquery(query: &str) -> Option<String> {
     }
     let phrase = |p: &String| {
         let terms: Vec<String> = p.split(' ').map(quote_lexeme).collect();
-        format!("({})", terms.join(" <-> "))
+        format!("({})", terms.join(next_to))
     };
     let word = |alternatives: &Vec<Vec<String>>| {
         let alts: Vec<String> = alternatives
@@ -600,8 +612,17 @@ mod tests {
             tsquery("' | !x & y:*").as_deref(),
             Some("((('x'))) & ((('y')))")
         );
+        assert_eq!(
+            tsquery_unordered("반도체가 칩").as_deref(),
+            Some("((('반도' & '도체'))) & ((('칩')))")
+        );
+        assert_eq!(
+            tsquery_unordered("칩을 데이터센터").as_deref(),
+            Some("((('칩')) | (('칩을'))) & ((('데이' & '이터' & '터센' & '센터')))")
+        );
         assert_eq!(tsquery("?!"), None);
         assert_eq!(tsquery(&"a".repeat(3_000)), None);
+        assert_eq!(tsquery_unordered(&"a".repeat(3_000)), None);
         assert_eq!(
             query_terms("오픈AI가 반도체"),
             ["ai", "도체", "반도", "오픈"]

@@ -268,6 +268,45 @@ fn keys(hits: &[briefbot::store::search::Hit]) -> Vec<i64> {
     hits.iter().map(|h| h.key).collect()
 }
 
+/// A word is found where its syllables stand together as typed, not where a text merely holds
+/// its syllable pairs apart (`한반도` and `전도체` hold `반도` and `도체`, not `반도체`), on both
+/// backends, also when such texts are the newest.
+#[tokio::test]
+async fn a_word_is_found_only_where_its_syllables_stand_together() {
+    let db = TestDb::new();
+    let store = db.store().await;
+    let at = Utc.with_ymd_and_hms(2026, 11, 2, 22, 0, 0).unwrap();
+    let older = common::issue(
+        "https://www.aitimes.com/news/articleView.html?idxno=1",
+        "[11월2일] 뉴스 브리핑".into(),
+        Some(at),
+        "반도체 수출이 늘었습니다.".into(),
+        vec![Brief {
+            headline: "삼성, 반도체 투자 확대".into(),
+            summary: "삼성전자가 반도체 설비 투자를 늘린다.".into(),
+        }],
+    );
+    let newer = common::issue(
+        "https://www.aitimes.com/news/articleView.html?idxno=2",
+        "[11월3일] 뉴스 브리핑".into(),
+        Some(at + chrono::Duration::days(1)),
+        "한반도 정세가 바뀌었습니다.".into(),
+        vec![Brief {
+            headline: "한반도 전도체 연구단 출범".into(),
+            summary: "초전도체를 연구하는 한반도 최대 연구단이 문을 열었다.".into(),
+        }],
+    );
+    let Recorded::New { id: older_id } = record(&store, "aitimes-briefing", &older).await else {
+        panic!("taken for a duplicate");
+    };
+    record(&store, "aitimes-briefing", &newer).await;
+    let found = store.search("반도체", None, 10, 0).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|h| h.issue_id == older_id), "{found:?}");
+    assert_eq!(store.search_count("반도체", None).await.unwrap(), 2);
+    assert_eq!(store.search("전도체", None, 10, 0).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_source_id_is_a_filter_and_never_a_search_word() {
     let db = TestDb::new();
@@ -406,8 +445,11 @@ async fn a_database_of_the_version_before_search_windows_gets_them_measured_on_o
 /// PostgreSQL looks for a query's newest matches among the newest documents first (its search
 /// windows); what it finds there must be what the whole index gives: the same results, scores,
 /// pages and count. The issues are stored out of date order, so a window taken in storing order
-/// rather than by time would show, and 1,200 documents all saying 반도체 fill a window of 1,100
-/// with more than the 1,000 matches that are ranked, so the window is what answers.
+/// rather than by time would show. Every document says 반도체, but one item in eight only has its
+/// syllable pairs apart (`한반도 전도체`): such a document holds every term of the query without
+/// the phrase, so a window of 1,100 documents holds 1,100 of the first and only 968 of the second,
+/// fewer than the 1,000 matches that are ranked, and must not answer; one of 1,300 holds 1,144 and
+/// answers.
 #[tokio::test]
 async fn searching_the_newest_documents_first_finds_what_the_whole_index_finds() {
     let Some(db) = TestDb::postgres_only("SQLite has no search windows") else {
@@ -416,13 +458,16 @@ async fn searching_the_newest_documents_first_finds_what_the_whole_index_finds()
     let store = db.store().await;
     let words = common::vocabulary();
     let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
-    let (issues, per_issue) = (48, 24);
+    let (issues, per_issue) = (60, 24);
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 7, 0, 0).unwrap();
     for i in 0..issues {
         let briefs: Vec<Brief> = (0..per_issue)
             .map(|n| {
                 let mut b = common::brief(&mut rng, &words);
-                b.headline = format!("반도체 {}", b.headline);
+                b.headline = match n % 8 {
+                    7 => format!("한반도 전도체 {}", b.headline),
+                    _ => format!("반도체 {}", b.headline),
+                };
                 if n % 2 == 0 {
                     b.summary = format!("엔비디아 {}", b.summary);
                 }
@@ -450,11 +495,26 @@ async fn searching_the_newest_documents_first_finds_what_the_whole_index_finds()
             whole.push(store.search_page(q, None, 5, offset).await.unwrap());
         }
     }
-    assert_eq!(whole[0].total, 200, "반도체 is in every document");
-    // A window that holds enough; one that does not and one that would (but 300 documents
-    // with 300 matches tell that 1,100 may not hold 1,000, so the whole index answers); and a
-    // window larger than the index, never measured.
-    for sizes in [&[1_100][..], &[300, 1_100], &[4_096]] {
+    assert_eq!(whole[0].total, 200, "the 200 best of 1,320");
+    for offset in (0..200).step_by(5) {
+        for hit in store
+            .search_page("반도체", None, 5, offset)
+            .await
+            .unwrap()
+            .hits
+        {
+            assert!(
+                hit.headline.contains("반도체") || hit.summary.contains("반도체"),
+                "{} found for 반도체",
+                hit.headline
+            );
+        }
+    }
+    // A window that holds every term of the query in 1,000 documents but the phrase in fewer;
+    // one that holds enough; one that does not and one that would (but 300 documents with 264
+    // matches tell that 1,300 may not hold 1,000, so the whole index answers); and a window
+    // larger than the index, never measured.
+    for sizes in [&[1_100][..], &[1_300], &[300, 1_300], &[4_096]] {
         testing::set_search_windows(&store, sizes).await.unwrap();
         let mut windowed = Vec::new();
         for q in queries {

@@ -17,6 +17,11 @@
 //! When it holds fewer, their number tells how common the query is, and the search goes on in the
 //! smallest window that should hold enough, or the whole index (where a rare query's few matches
 //! are cheap to read).
+//!
+//! The index cannot check a phrase (it keeps no positions), so for `반도체` PostgreSQL would read
+//! every document holding `반도` and `도체` to look at their positions. Instead the index answers
+//! the query without the phrases' order (`crate::search::tsquery_unordered`), newest first, and
+//! the phrases are checked on those documents one by one, only until [`RANKED`] hold them.
 
 use chrono::{DateTime, Utc};
 
@@ -194,8 +199,17 @@ impl Backend {
         limit: i64,
         offset: i64,
     ) -> Result<Page> {
-        let Some(tsquery) = crate::search::tsquery(query) else {
+        let (Some(phrases), Some(unordered)) = (
+            crate::search::tsquery(query),
+            crate::search::tsquery_unordered(query),
+        ) else {
             return Ok(Page::default());
+        };
+        let lookup = Lookup {
+            phrases,
+            unordered,
+            terms: crate::search::query_terms(query),
+            source,
         };
         let limit = limit.min((MAX_RESULTS - offset).max(0));
         let windows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
@@ -203,13 +217,10 @@ impl Backend {
         )
         .fetch_all(&self.pool)
         .await?;
-        let terms = crate::search::query_terms(query);
         let mut window = (!windows.is_empty()).then_some(0);
         loop {
             let since = window.map(|w| windows[w].1);
-            let rows = self
-                .search_window(&tsquery, &terms, source, since, limit, offset)
-                .await?;
+            let rows = self.search_window(&lookup, since, limit, offset).await?;
             let candidates = rows.first().map_or(0, |r| r.candidates);
             match window {
                 Some(w) if candidates < RANKED => {
@@ -229,29 +240,40 @@ impl Backend {
     /// (`candidates` of a row without a hit), which tells the caller where to look next.
     async fn search_window(
         &self,
-        tsquery: &str,
-        terms: &[String],
-        source: Option<&str>,
+        lookup: &Lookup<'_>,
         since: Option<DateTime<Utc>>,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<WindowRow>> {
-        // The newest RANKED matches by the index on (at, seq); only those are ranked, only the
-        // best MAX_RESULTS of them joined to their briefs and issues. Scores are rounded so that
-        // nearly equal relevance falls back on recency, as on SQLite.
-        // BM25 (k1 = 1.2, b = 0.75) without the inverse document frequency: every result
-        // contains every word, so what tells results apart is how often they say it, against
-        // their length. Counted only for the newest RANKED matches, from their own terms: the
-        // query's lexemes are picked out of each document's hundreds in C (`setweight` marks
-        // them A — documents are written without weights, all D — and `ts_filter` keeps only
-        // those), so only those few are unnested; unnesting every lexeme of 1,000 candidates to
-        // find them took 33 ms at 1,000,000 briefs.
+        // `matches`: the documents with every term of the query, whatever their order, newest
+        // first; the GIN index over (at, terms) finds them without reading a `tsvector`.
+        // `newest`: the first RANKED of them that hold the query's phrases too, checked in that
+        // order, one document at a time, until there are enough. Each document's `tsvector`
+        // is read once: the query's own lexemes are picked out of its hundreds in C
+        // (`setweight` marks them A — documents are written without weights, all D — and
+        // `ts_filter` keeps those), and the phrases are checked and the terms counted on that
+        // small vector. (The phrase query alone made PostgreSQL read and check every match's
+        // whole vector, 10 times the cost of the index lookup; unnesting every lexeme of 1,000
+        // candidates to count the query's took 33 ms at 1,000,000 briefs.)
+        // `best`: BM25 (k1 = 1.2, b = 0.75) without the inverse document frequency: every
+        // result contains every word, so what tells results apart is how often they say it,
+        // against their length. Scores are rounded so that nearly equal relevance falls back on
+        // recency, as on SQLite; only the best MAX_RESULTS are joined to their briefs and issues.
         Ok(sqlx::query_as(
-            "WITH newest AS (
-                 SELECT seq, doc, at, terms_count, terms FROM search_index
-                 WHERE terms @@ $1::tsquery AND ($6::text IS NULL OR source = $6)
+            "WITH matches AS (
+                 SELECT seq, at FROM search_index
+                 WHERE terms @@ $9::tsquery AND ($6::text IS NULL OR source = $6)
                    AND ($8::timestamptz IS NULL OR at >= $8)
-                 ORDER BY at DESC, seq DESC LIMIT $4),
+                 ORDER BY at DESC, seq DESC),
+             newest AS (
+                 SELECT m.seq, d.doc, m.at, d.terms_count, own.terms
+                 FROM matches m JOIN search_index d ON d.seq = m.seq
+                 -- OFFSET 0: computed once a document, not once for the check and once more
+                 -- for the ranking.
+                 CROSS JOIN LATERAL (
+                     SELECT ts_filter(setweight(d.terms, 'A', $7), '{a}') AS terms OFFSET 0) own
+                 WHERE own.terms @@ $1::tsquery
+                 ORDER BY m.at DESC, m.seq DESC LIMIT $4),
              stats AS (
                  SELECT GREATEST(terms::float8 / GREATEST(documents, 1), 1) AS average
                  FROM search_stats),
@@ -259,7 +281,7 @@ impl Backend {
                  SELECT seq, doc, at, round(-(
                             SELECT SUM(cardinality(u.positions) * 2.2 / (cardinality(u.positions)
                                        + 1.2 * (0.25 + 0.75 * terms_count / stats.average)))
-                            FROM unnest(ts_filter(setweight(terms, 'A', $7), '{a}')) u
+                            FROM unnest(terms) u
                         )::numeric, 1)::float8 AS score
                  FROM newest, stats
                  -- A window with too few matches is not the answer: nothing to rank.
@@ -281,17 +303,27 @@ impl Backend {
              ORDER BY page.score, COALESCE(page.published_at, page.first_seen_at) DESC,
                       page.seq DESC",
         )
-        .bind(tsquery)
+        .bind(&lookup.phrases)
         .bind(limit)
         .bind(offset)
         .bind(RANKED)
         .bind(MAX_RESULTS)
-        .bind(source)
-        .bind(terms)
+        .bind(lookup.source)
+        .bind(&lookup.terms)
         .bind(since)
+        .bind(&lookup.unordered)
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// What a search looks for: its `tsquery` with the phrases, the same without their order (what
+/// the index answers alone), and every lexeme it names.
+struct Lookup<'a> {
+    phrases: String,
+    unordered: String,
+    terms: Vec<String>,
+    source: Option<&'a str>,
 }
 
 #[cfg(test)]
