@@ -12,8 +12,9 @@
 //! A GIN index finds a word's documents but not their order in time, so finding the newest
 //! matches of a word that one document in ten holds means reading all of its matches: 100,000 at
 //! 1,000,000 documents. A search therefore looks in the newest documents first, in the windows of
-//! `search_windows` (4,096, 16,384, 65,536 and 262,144 documents, measured as the index grows):
-//! when a window holds [`RANKED`] matches, they are the newest overall, and only they were read.
+//! `search_windows` (4,096 documents and each power of two up to 524,288, measured as the index
+//! grows): when a window holds [`RANKED`] matches, they are the newest overall, and only they were
+//! read.
 //! When it holds fewer, their number tells how common the query is, and the search goes on in the
 //! smallest window that should hold enough, or the whole index (where a rare query's few matches
 //! are cheap to read).
@@ -246,7 +247,9 @@ impl Backend {
         offset: i64,
     ) -> Result<Vec<WindowRow>> {
         // `matches`: the documents with every term of the query, whatever their order, newest
-        // first; the GIN index over (at, terms) finds them without reading a `tsvector`.
+        // first; the GIN index over (at, terms) finds them without reading a `tsvector` (a
+        // document's `terms` is carried as the pointer to where PostgreSQL keeps it: a vector
+        // of a few hundred terms is stored out of line).
         // `newest`: the first RANKED of them that hold the query's phrases too, checked in that
         // order, one document at a time, until there are enough. Each document's `tsvector`
         // is read once: the query's own lexemes are picked out of its hundreds in C
@@ -261,17 +264,17 @@ impl Backend {
         // recency, as on SQLite; only the best MAX_RESULTS are joined to their briefs and issues.
         Ok(sqlx::query_as(
             "WITH matches AS (
-                 SELECT seq, at FROM search_index
+                 SELECT seq, doc, at, terms_count, terms FROM search_index
                  WHERE terms @@ $9::tsquery AND ($6::text IS NULL OR source = $6)
                    AND ($8::timestamptz IS NULL OR at >= $8)
                  ORDER BY at DESC, seq DESC),
              newest AS (
-                 SELECT m.seq, d.doc, m.at, d.terms_count, own.terms
-                 FROM matches m JOIN search_index d ON d.seq = m.seq
+                 SELECT m.seq, m.doc, m.at, m.terms_count, own.terms
+                 FROM matches m
                  -- OFFSET 0: computed once a document, not once for the check and once more
                  -- for the ranking.
                  CROSS JOIN LATERAL (
-                     SELECT ts_filter(setweight(d.terms, 'A', $7), '{a}') AS terms OFFSET 0) own
+                     SELECT ts_filter(setweight(m.terms, 'A', $7), '{a}') AS terms OFFSET 0) own
                  WHERE own.terms @@ $1::tsquery
                  ORDER BY m.at DESC, m.seq DESC LIMIT $4),
              stats AS (
