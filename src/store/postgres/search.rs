@@ -277,7 +277,10 @@ impl Backend {
                      SELECT ts_filter(setweight(m.terms, 'A', $7), '{a}') AS terms OFFSET 0) own
                  WHERE own.terms @@ $1::tsquery
                  ORDER BY m.at DESC, m.seq DESC LIMIT $4),
-             stats AS (
+             -- MATERIALIZED: read once. (Inlined, the planner may read the table again for
+             -- every candidate: 30 ms at 1,000,000 briefs, where the one row's updates had left
+             -- 270 pages of old versions behind.)
+             stats AS MATERIALIZED (
                  SELECT GREATEST(terms::float8 / GREATEST(documents, 1), 1) AS average
                  FROM search_stats),
              best AS MATERIALIZED (
