@@ -38,8 +38,8 @@ pub struct DeliverySettings {
     /// Posts per channel within [`DeliverySettings::channel_window`] (Discord allows 5 in 5 s).
     pub channel_burst: usize,
     /// Discord counts its 5 s from when each post arrives; the worker can only count from when
-    /// it sends one, and a post may arrive later than the next (a slow connection, a busy
-    /// machine), so the window has a quarter second to spare: a 429 costs more than that.
+    /// it sends one, and a post may take longer to arrive than the next (a slow connection, a
+    /// busy machine), so the window has a quarter second to spare: a 429 costs more than that.
     pub channel_window: Duration,
     /// The first wait after a failure; it doubles with each attempt.
     pub retry_base: Duration,
