@@ -871,6 +871,31 @@ async fn a_channel_waiting_on_its_limit_does_not_hold_back_the_others() {
     );
 }
 
+/// Discord counts a channel's 5 posts in 5 s from when each arrives; the worker counts from
+/// when it sends. A first post that takes 200 ms to arrive must not make the sixth, sent 5 s
+/// after it, a 429.
+#[tokio::test]
+async fn a_post_that_arrives_late_does_not_make_the_channels_sixth_a_429() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    discord.enforce_limits();
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    for _ in 0..6 {
+        store.enqueue_repost(GUILD, 100, 1).await.unwrap().unwrap();
+    }
+    discord.arrive_late(100, Duration::from_millis(200));
+    let mut worker = deliverer_with(store, discord.http(), DeliverySettings::default());
+
+    drain(&mut worker).await;
+
+    assert_eq!(discord.messages(100).len(), 6);
+    assert!(
+        discord.rate_limited().is_empty(),
+        "{:?}",
+        discord.rate_limited()
+    );
+}
+
 #[tokio::test]
 async fn a_server_may_have_ten_reposts_waiting_and_new_issues_go_before_them() {
     let w = World::new(&[]).await;

@@ -64,6 +64,8 @@ struct DiscordState {
     history_denied: std::collections::HashSet<u64>,
     /// Posts to a channel whose message is created but never answered.
     stalled: HashMap<u64, usize>,
+    /// How late a channel's next posts reach Discord, in order (the limits count from arrival).
+    late: HashMap<u64, VecDeque<std::time::Duration>>,
     /// Reads of channel messages, per channel.
     reads: HashMap<u64, usize>,
     /// Interaction callbacks are never answered.
@@ -349,6 +351,18 @@ impl FakeDiscord {
             .or_default() += n;
     }
 
+    /// The channel's next post reaches Discord `by` after it was sent (a slow connection):
+    /// Discord's limits count it from when it arrives.
+    pub fn arrive_late(&self, channel: u64, by: std::time::Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .late
+            .entry(channel)
+            .or_default()
+            .push_back(by);
+    }
+
     /// Interaction callbacks are taken and never answered from now on.
     pub fn stall_interactions(&self) {
         self.state.lock().unwrap().interactions_stalled = true;
@@ -488,6 +502,15 @@ async fn create_message(
     Path(channel): Path<u64>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
+    let late = state
+        .lock()
+        .unwrap()
+        .late
+        .get_mut(&channel)
+        .and_then(VecDeque::pop_front);
+    if let Some(by) = late {
+        tokio::time::sleep(by).await;
+    }
     match create_message_now(&state, channel, &body) {
         Some(answer) => answer,
         None => {
