@@ -61,6 +61,25 @@ pub async fn search_windows(store: &Store) -> Result<Vec<(i64, Option<DateTime<U
     each_backend!(store, search_windows())
 }
 
+/// The database as the version before search periods left it (PostgreSQL): no `period`
+/// column or `search_period` function, the GIN index over `(at, terms)`, each document's
+/// `terms` stored out of line, and that migration not yet run. SQLite: nothing changes.
+pub async fn as_before_search_period(store: &Store) -> Result<()> {
+    each_backend!(store, as_before_search_period())
+}
+
+/// Which of these times the period of a PostgreSQL search window from `since` to `newest`
+/// holds, as the database writes each document's period (`search_period`) and a search covers
+/// a window (`period_cover`). `None` on SQLite, which has no windows.
+pub async fn in_window_period(
+    store: &Store,
+    times: &[DateTime<Utc>],
+    since: DateTime<Utc>,
+    newest: DateTime<Utc>,
+) -> Result<Option<Vec<bool>>> {
+    each_backend!(store, in_window_period(times, since, newest))
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed (on SQLite, with the migration that indexes every issue not yet run).
 pub async fn as_before_lead_search(store: &Store) -> Result<()> {

@@ -442,6 +442,121 @@ async fn a_database_of_the_version_before_search_windows_gets_them_measured_on_o
     );
 }
 
+/// A database of the version before search periods is rewritten on open (PostgreSQL: each
+/// document's period added, `terms` moved into the row, the index rebuilt) and loses nothing: the
+/// same results, scores and counts, in windows and over the whole index, and the next issue is
+/// indexed after the copied documents (their numbers kept, the next one past them) and found.
+#[tokio::test]
+async fn a_database_of_the_version_before_search_periods_is_rewritten_on_open_losing_nothing() {
+    let Some(db) = TestDb::postgres_only("SQLite has no search periods") else {
+        return;
+    };
+    let (store, _, _) = load(&db).await;
+    let queries = ["반도체", "엔비디아", "오픈AI", "AI 모델", "칩", "센스타임"];
+    let pages = |store: Store| async move {
+        let mut pages = Vec::new();
+        for sizes in [&[][..], &[20, 50][..]] {
+            testing::set_search_windows(&store, sizes).await.unwrap();
+            for q in queries {
+                pages.push(store.search_page(q, None, 5, 0).await.unwrap());
+            }
+        }
+        pages
+    };
+    let before = pages(store.clone()).await;
+    let documents = testing::index_order(&store).await.unwrap().len();
+    testing::as_before_search_period(&store).await.unwrap();
+    drop(store);
+
+    let reopened = db.store().await;
+    assert_eq!(pages(reopened.clone()).await, before);
+    assert_eq!(
+        testing::index_order(&reopened).await.unwrap().len(),
+        documents
+    );
+    let words = common::vocabulary();
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
+    let mut brief = common::brief(&mut rng, &words);
+    brief.headline = format!("쿼크칩 {}", brief.headline);
+    let issue = common::issue(
+        "https://bench.example/issue/after-the-rewrite",
+        "쿼크칩 나온 날".into(),
+        Some(Utc::now()),
+        common::sentence(&mut rng, &words, 30),
+        vec![brief],
+    );
+    assert!(matches!(
+        record(&reopened, "aitimes-briefing", &issue).await,
+        Recorded::New { .. }
+    ));
+    assert_eq!(
+        testing::index_order(&reopened).await.unwrap().len(),
+        documents + 2,
+        "the new issue and its item"
+    );
+    let found = reopened.search_page("쿼크칩", None, 5, 0).await.unwrap();
+    assert_eq!(found.total, 2, "{found:?}");
+}
+
+/// A PostgreSQL search window is found in the index by its period: the days, months and years
+/// (UTC) its documents were written with. Every time from the window's beginning to its newest
+/// document must be in that period, and no time of a day before the window begins: the database
+/// writes a document's period (`search_period`, SQL) and a search covers a window
+/// (`period_cover`, Rust), and were they to disagree, a window would lose documents or hold the
+/// whole index. Around every boundary of a day, month and year, and at random over 12 years.
+#[tokio::test]
+async fn a_search_window_holds_every_time_from_its_beginning_and_no_day_before() {
+    let Some(db) = TestDb::postgres_only("SQLite has no search windows") else {
+        return;
+    };
+    let store = db.store().await;
+    let at = |s: &str| s.parse::<chrono::DateTime<Utc>>().unwrap();
+    let mut windows = vec![
+        (at("2025-10-29T23:59:59Z"), at("2027-03-02T08:00:00Z")),
+        (at("2025-12-31T23:59:59.999Z"), at("2026-01-01T00:00:00Z")),
+        (at("2026-01-01T00:00:00Z"), at("2026-12-31T23:59:59Z")),
+        (at("2024-02-29T14:59:00Z"), at("2024-03-01T15:00:00Z")),
+        (at("2026-12-04T15:00:00Z"), at("2026-12-04T15:00:00Z")),
+        (
+            at("2026-11-30T23:00:00-05:00"),
+            at("2027-01-01T00:30:00+09:00"),
+        ),
+    ];
+    let mut rng = common::Rng(0x5851_f42d_4c95_7f2d);
+    let span = 12 * 365 * 86_400;
+    let base = at("2019-01-01T00:00:00Z");
+    let seconds = |rng: &mut common::Rng, max: u64| (rng.next() % max) as i64;
+    for _ in 0..200 {
+        let since = base + chrono::Duration::seconds(seconds(&mut rng, span));
+        // Windows of an hour to five years.
+        let newest = since + chrono::Duration::seconds(3_600 + seconds(&mut rng, 5 * 365 * 86_400));
+        windows.push((since, newest));
+    }
+    for (since, newest) in windows {
+        let day = since.date_naive().and_time(Default::default()).and_utc();
+        let mut times = vec![since, newest, day, day - chrono::Duration::milliseconds(1)];
+        for _ in 0..40 {
+            let before = day - chrono::Duration::seconds(1 + seconds(&mut rng, 400 * 86_400));
+            let within = since + (newest - since) / 40 * (seconds(&mut rng, 41) as i32);
+            times.extend([before, within]);
+        }
+        let covered = testing::in_window_period(&store, &times, since, newest)
+            .await
+            .unwrap()
+            .expect("a window of the years 1–9999");
+        for (t, covered) in times.iter().zip(covered) {
+            if *t >= since && *t <= newest {
+                assert!(covered, "{t} is in the window from {since} to {newest}");
+            } else if *t < day {
+                assert!(
+                    !covered,
+                    "{t} is a day before the window from {since} to {newest}"
+                );
+            }
+        }
+    }
+}
+
 /// PostgreSQL looks for a query's newest matches among the newest documents first (its search
 /// windows); what it finds there must be what the whole index gives: the same results, scores,
 /// pages and count. The issues are stored out of date order, so a window taken in storing order

@@ -19,6 +19,13 @@
 //! smallest window that should hold enough, or the whole index (where a rare query's few matches
 //! are cheap to read).
 //!
+//! The index finds a window by its period: each document carries its day, month and year as
+//! lexemes of a second `tsvector` (`period`, written by the SQL function `search_period`), and a
+//! window is the `tsquery` of the few that cover it ([`period_cover`]). GIN steps through those
+//! entries and the query's own together, each skipping to the next document the other holds, so
+//! a window costs about what its matches cost, not a step for each of its documents (as a range
+//! of times did: GIN gathers every document of a range before intersecting it).
+//!
 //! The index cannot check a phrase (it keeps no positions), so for `반도체` PostgreSQL would read
 //! every document holding `반도` and `도체` to look at their positions. Instead the index answers
 //! the query without the phrases' order (`crate::search::tsquery_unordered`), newest first, and
@@ -65,8 +72,8 @@ async fn index(
     let (terms, count) = crate::search::tsvector(text);
     sqlx::query(
         "WITH added AS (
-             INSERT INTO search_index (doc, source, at, terms_count, terms)
-             VALUES ($1, $2, $3, $4, $5::tsvector)
+             INSERT INTO search_index (doc, source, at, terms_count, terms, period)
+             VALUES ($1, $2, $3, $4, $5::tsvector, search_period($3))
              ON CONFLICT (doc) DO NOTHING RETURNING terms_count)
          UPDATE search_stats SET documents = documents + (SELECT COUNT(*) FROM added),
                                  terms = terms + COALESCE((SELECT SUM(terms_count) FROM added), 0)",
@@ -224,18 +231,25 @@ impl Backend {
             source,
         };
         let limit = limit.min((MAX_RESULTS - offset).max(0));
-        let windows: Vec<(i64, DateTime<Utc>, i64)> = sqlx::query_as(
-            "SELECT size, since, documents FROM search_windows, search_stats
+        // Each window with the newest document's time, where its period ends.
+        let windows: Vec<(i64, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT size, since, documents, newest
+             FROM search_windows, search_stats,
+                  (SELECT at AS newest FROM search_index ORDER BY at DESC, seq DESC LIMIT 1) n
              WHERE since IS NOT NULL ORDER BY size",
         )
         .fetch_all(&self.pool)
         .await?;
         let documents = windows.first().map_or(0, |w| w.2);
+        let newest = windows.first().map(|w| w.3);
         let windows: Vec<(i64, DateTime<Utc>)> = windows.into_iter().map(|w| (w.0, w.1)).collect();
         let mut window = (!windows.is_empty()).then_some(0);
         loop {
             let since = window.map(|w| windows[w].1);
-            let rows = self.search_window(&lookup, since, limit, offset).await?;
+            let period = since.zip(newest).and_then(|(s, n)| period_cover(s, n));
+            let rows = self
+                .search_window(&lookup, since, period, limit, offset)
+                .await?;
             let candidates = rows.first().map_or(0, |r| r.candidates);
             match window {
                 Some(w) if candidates < RANKED => {
@@ -257,13 +271,14 @@ impl Backend {
         &self,
         lookup: &Lookup<'_>,
         since: Option<DateTime<Utc>>,
+        period: Option<String>,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<WindowRow>> {
         // `matches`: the documents with every term of the query, whatever their order, newest
-        // first; the GIN index over (at, terms) finds them without reading a `tsvector` (a
-        // document's `terms` is carried as the pointer to where PostgreSQL keeps it: a vector
-        // of a few hundred terms is stored out of line).
+        // first; the GIN index over (terms, period) finds them in the window's period. They
+        // are sorted by time without their `terms` (kept in the row, 2.2 KB each: a few
+        // thousand would sort on disk), found again by `ctid` only when they are checked.
         // `newest`: the first RANKED of them that hold the query's phrases too, checked in that
         // order, one document at a time, until there are enough. Each document's `tsvector`
         // is read once: the query's own lexemes are picked out of its hundreds in C
@@ -278,8 +293,9 @@ impl Backend {
         // recency, as on SQLite; only the best MAX_RESULTS are joined to their briefs and issues.
         Ok(sqlx::query_as(
             "WITH matches AS (
-                 SELECT seq, doc, at, terms_count, terms FROM search_index
+                 SELECT ctid AS row, seq, doc, at, terms_count FROM search_index
                  WHERE terms @@ $9::tsquery AND ($6::text IS NULL OR source = $6)
+                   AND ($10::tsquery IS NULL OR period @@ $10::tsquery)
                    AND ($8::timestamptz IS NULL OR at >= $8)
                  ORDER BY at DESC, seq DESC),
              newest AS (
@@ -288,7 +304,8 @@ impl Backend {
                  -- OFFSET 0: computed once a document, not once for the check and once more
                  -- for the ranking.
                  CROSS JOIN LATERAL (
-                     SELECT ts_filter(setweight(m.terms, 'A', $7), '{a}') AS terms OFFSET 0) own
+                     SELECT ts_filter(setweight(s.terms, 'A', $7), '{a}') AS terms
+                     FROM search_index s WHERE s.ctid = m.row OFFSET 0) own
                  WHERE own.terms @@ $1::tsquery
                  ORDER BY m.at DESC, m.seq DESC LIMIT $4),
              -- MATERIALIZED: read once. (Inlined, the planner may read the table again for
@@ -332,9 +349,46 @@ impl Backend {
         .bind(&lookup.terms)
         .bind(since)
         .bind(&lookup.unordered)
+        .bind(period)
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// A `tsquery` of the `search_period` lexemes (migration `…_search_period`) that cover every
+/// time from `since` to `newest`, the newest document's: the days left in `since`'s month, the
+/// months left in its year, then whole years (a month or year from its first day on). No
+/// document is newer than `newest`, so a whole month or year past it costs nothing; at most 30
+/// days, 11 months and a year for each year of the span. `None` for a span outside the years
+/// 1–9999 or an empty one, which the window then finds by its times alone.
+pub(super) fn period_cover(since: DateTime<Utc>, newest: DateTime<Utc>) -> Option<String> {
+    use chrono::{Datelike, Months, NaiveDate};
+    let (mut day, last) = (since.date_naive(), newest.date_naive());
+    if !(1..=9999).contains(&day.year()) || !(1..=9999).contains(&last.year()) {
+        return None;
+    }
+    let mut lexemes = Vec::new();
+    while day <= last {
+        let (lexeme, next) = if day.ordinal() == 1 {
+            (
+                format!("'y{:04}'", day.year()),
+                NaiveDate::from_ymd_opt(day.year() + 1, 1, 1),
+            )
+        } else if day.day() == 1 {
+            (
+                format!("'m{:04}-{:02}'", day.year(), day.month()),
+                day.checked_add_months(Months::new(1)),
+            )
+        } else {
+            (day.format("'d%Y-%m-%d'").to_string(), day.succ_opt())
+        };
+        lexemes.push(lexeme);
+        match next {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    (!lexemes.is_empty()).then(|| lexemes.join(" | "))
 }
 
 /// What a search looks for: its `tsquery` with the phrases, the same without their order (what
@@ -349,6 +403,49 @@ struct Lookup<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_is_covered_by_its_days_months_and_years() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let cover = |since, newest| period_cover(at(since), at(newest)).unwrap();
+        assert_eq!(
+            cover("2025-10-29T23:59:00Z", "2027-03-02T08:00:00Z"),
+            "'d2025-10-29' | 'd2025-10-30' | 'd2025-10-31' | 'm2025-11' | 'm2025-12' \
+             | 'y2026' | 'y2027'"
+        );
+        // From a month's or a year's first day on, the month or year itself.
+        assert_eq!(
+            cover("2026-02-01T00:00:00Z", "2026-12-31T23:59:59Z"),
+            "'m2026-02' | 'm2026-03' | 'm2026-04' | 'm2026-05' | 'm2026-06' | 'm2026-07' \
+             | 'm2026-08' | 'm2026-09' | 'm2026-10' | 'm2026-11' | 'm2026-12'"
+        );
+        assert_eq!(
+            cover("2024-01-01T00:00:00Z", "2025-06-01T00:00:00Z"),
+            "'y2024' | 'y2025'"
+        );
+        // A window within a day, and one whose newest document is older than it begins.
+        assert_eq!(
+            cover("2024-02-29T10:00:00Z", "2024-02-29T12:00:00Z"),
+            "'d2024-02-29'"
+        );
+        assert_eq!(
+            period_cover(at("2024-02-29T10:00:00Z"), at("2024-02-28T12:00:00Z")),
+            None
+        );
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+        assert_eq!(
+            period_cover(
+                at("2026-01-01T00:00:00Z"),
+                far.and_time(Default::default()).and_utc()
+            ),
+            None
+        );
+        // Days, months and years by UTC, as `search_period` writes them.
+        assert_eq!(
+            cover("2026-12-31T23:30:00-05:00", "2027-01-01T06:00:00Z"),
+            "'y2027'"
+        );
+    }
 
     #[test]
     fn a_search_widens_to_the_smallest_window_that_should_hold_enough() {

@@ -67,6 +67,46 @@ pub async fn search_windows(b: &Backend) -> Result<Vec<(i64, Option<DateTime<Utc
     )
 }
 
+pub async fn as_before_search_period(b: &Backend) -> Result<()> {
+    let mut tx = super::begin_write(&b.pool).await?;
+    for statement in [
+        "DELETE FROM _sqlx_migrations WHERE description = 'search period'",
+        "DROP INDEX search_index_terms_period",
+        "ALTER TABLE search_index DROP COLUMN period",
+        "DROP FUNCTION search_period",
+        "ALTER TABLE search_index ALTER COLUMN terms SET STORAGE EXTENDED",
+        // Rewritten, so that each vector is stored as that version stored it.
+        "UPDATE search_index SET terms = terms || ''::tsvector",
+        "CREATE INDEX search_index_at_terms ON search_index USING GIN (at, terms)
+             WITH (fastupdate = off)",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn in_window_period(
+    b: &Backend,
+    times: &[DateTime<Utc>],
+    since: DateTime<Utc>,
+    newest: DateTime<Utc>,
+) -> Result<Option<Vec<bool>>> {
+    let Some(cover) = super::search::period_cover(since, newest) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        sqlx::query_scalar(
+            "SELECT search_period(t) @@ $2::tsquery FROM unnest($1::timestamptz[])
+             WITH ORDINALITY AS u(t, n) ORDER BY n",
+        )
+        .bind(times)
+        .bind(cover)
+        .fetch_all(&b.pool)
+        .await?,
+    ))
+}
+
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
         .fetch_one(&b.pool)

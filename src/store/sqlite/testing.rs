@@ -42,6 +42,19 @@ pub async fn search_windows(_b: &Backend) -> Result<Vec<(i64, Option<DateTime<Ut
     Ok(Vec::new())
 }
 
+pub async fn as_before_search_period(_b: &Backend) -> Result<()> {
+    Ok(())
+}
+
+pub async fn in_window_period(
+    _b: &Backend,
+    _times: &[DateTime<Utc>],
+    _since: DateTime<Utc>,
+    _newest: DateTime<Utc>,
+) -> Result<Option<Vec<bool>>> {
+    Ok(None)
+}
+
 /// The database as the version before leads were indexed left it: only the items of an issue
 /// with items indexed, and the migration that indexes every issue not yet run.
 pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
