@@ -90,7 +90,7 @@ async fn main() {
     // BENCH_BULK: the GIN indexes of a PostgreSQL corpus are dropped while it is built and
     // created again, as they were defined, once it is.
     let bulk = match (&url, std::env::var_os("BENCH_BULK")) {
-        (DatabaseUrl::Postgres(url), Some(_)) if !reuse => Some(drop_gin_indexes(url).await),
+        (DatabaseUrl::Postgres(url), Some(_)) if !reuse => Some((url, drop_gin_indexes(url).await)),
         _ => None,
     };
     let words = vocabulary();
@@ -228,8 +228,8 @@ async fn main() {
     let _ = task.await;
 }
 
-/// Drops the GIN indexes of the database at `url` and returns it with their definitions.
-async fn drop_gin_indexes(url: &str) -> (String, Vec<String>) {
+/// Drops the GIN indexes of the database at `url` and returns their definitions.
+async fn drop_gin_indexes(url: &str) -> Vec<String> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     let indexes: Vec<(String, String)> = sqlx::query_as(
@@ -246,8 +246,5 @@ async fn drop_gin_indexes(url: &str) -> (String, Vec<String>) {
             .await
             .unwrap();
     }
-    (
-        url.to_owned(),
-        indexes.into_iter().map(|(_, def)| def).collect(),
-    )
+    indexes.into_iter().map(|(_, def)| def).collect()
 }
