@@ -469,15 +469,22 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 
 async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let fetcher = fetcher()?;
+    let store = stored_stories().await;
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();
     for input in &args.inputs {
         match parse_one(&fetcher, input, args.format, args.url.as_ref()).await {
             Ok(issue) => {
+                let mut same = Vec::with_capacity(issue.briefs.len());
+                if let Some(store) = &store {
+                    for brief in &issue.briefs {
+                        same.push(store.same_story_as(brief).await?);
+                    }
+                }
                 let line = if args.json {
-                    output::parsed_json(&issue)
+                    output::parsed_json(&issue, &same)
                 } else {
-                    output::issue_text(
+                    let mut text = output::issue_text(
                         &issue.title,
                         issue.url.as_str(),
                         issue.published_at,
@@ -485,7 +492,14 @@ async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
                         None,
                         &issue.lead,
                         &issue.briefs,
-                    )
+                    );
+                    for (brief, same) in issue.briefs.iter().zip(&same) {
+                        if let Some(same) = same {
+                            text.push('\n');
+                            text.push_str(&output::same_story_text(brief, same));
+                        }
+                    }
+                    text
                 };
                 writeln!(stdout, "{line}")?;
             }
@@ -504,6 +518,20 @@ async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The database `DATABASE_URL` names, for `parse` to say which items its stories already hold
+/// (an empty one, and nothing created, when there is none); `None` when it cannot be read.
+async fn stored_stories() -> Option<Store> {
+    config::load_dotenv().ok()?;
+    let settings = Settings::from_env().ok()?;
+    match Store::open_for_dry_run(&settings.database_url).await {
+        Ok(store) => Some(store),
+        Err(e) => {
+            eprintln!("briefbot: not comparing with stored stories: {e}");
+            None
+        }
+    }
 }
 
 async fn parse_one(

@@ -4,7 +4,12 @@
 //!   spacing (which Korean writers vary freely) no longer matter.
 //! * **Content hash** — SHA-256 of an issue's normalized lead and items: the same issue at
 //!   another URL or from another source.
-//! * **Near-duplicates** — sets of character 3-grams of the normalized text (spaces removed, so
+//! * **Same story** — [`story`]: who and how much. Two items tell the same story when their
+//!   subjects, named things and numbers agree and their terms overlap ([`story::compare`]);
+//!   another company or another amount is another story however alike the words. An issue
+//!   republished elsewhere is the same issue when its whole text is near-identical (below) and
+//!   its title and lead tell the same story.
+//! * **Candidates** — sets of character 3-grams of the normalized text (spaces removed, so
 //!   Korean spacing and particles shift few shingles), compared by Jaccard similarity and by
 //!   containment (how much of the shorter text the longer one contains, which catches an added
 //!   trailing sentence). Candidates come from MinHash locality-sensitive hashing, with band
@@ -16,7 +21,10 @@
 //!     0.7 with 99.9 %; long unrelated issues share more common 3-grams (Jaccard about 0.1),
 //!     which collide with probability 0.04 %.
 //!
-//!   The thresholds are backed by the table in this module's tests.
+//!   Items are also found again by their headline key and by their subject
+//!   ([`story::Story::subject_key`]), so a rewording whose characters moved is still compared.
+//!   The thresholds are backed by the table in this module's tests; the rule itself by the
+//!   labelled pairs of `tests/fixtures/dedup/` (BENCHMARKS.md, "Same story or another").
 
 use std::collections::HashSet;
 
@@ -24,6 +32,9 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::Issue;
+pub use story::{Story, Verdict};
+
+pub mod story;
 
 pub const SHINGLE: usize = 3;
 
@@ -37,15 +48,87 @@ pub struct Lsh {
 pub const BRIEF_LSH: Lsh = Lsh { bands: 32, rows: 4 };
 pub const ISSUE_LSH: Lsh = Lsh { bands: 40, rows: 5 };
 
-/// Brief items are near-duplicates from this Jaccard similarity up…
+/// The rule before stories had subjects and numbers (kept to compare against, see
+/// [`ngram_briefs_match`]): brief items were near-duplicates from this Jaccard similarity up…
 pub const BRIEF_JACCARD: f64 = 0.5;
-/// …or when this share of the shorter text's shingles is in the longer one…
+/// …or when this share of the shorter text's shingles was in the longer one…
 pub const BRIEF_CONTAINMENT: f64 = 0.8;
-/// …provided the shorter text has at least this many shingles (so a short phrase contained in
-/// a long text is not a duplicate of it).
+/// …provided the shorter text had at least this many shingles.
 pub const MIN_CONTAINED_SHINGLES: usize = 24;
 /// Whole issues are the same issue from this Jaccard similarity up.
 pub const ISSUE_JACCARD: f64 = 0.6;
+
+/// The version of the rule that assigned the stories stored in a database: a database of an
+/// earlier one is re-fingerprinted on open ([`restory`]). 1: character 3-grams alone; 2: who and
+/// how much ([`story`]).
+pub const RULE_VERSION: i64 = 2;
+
+/// The stories of stored briefs (id, headline, summary; in id order) told apart by the current
+/// rule, as storing them one by one would: each brief's story is that of the first earlier brief
+/// of the same headline, shared bands or same subject that tells the same story (as the store's
+/// `story_of` finds it), else its own id. Returns (story, subject key) for each, in order.
+pub fn restory<'a>(
+    briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>,
+) -> Vec<(i64, String)> {
+    use std::collections::HashMap;
+    const CANDIDATES: usize = 16;
+    let mut by_headline: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_band: HashMap<i64, Vec<usize>> = HashMap::new();
+    let mut stories: Vec<(i64, String)> = Vec::new();
+    let mut kept: Vec<(String, Story)> = Vec::new();
+    for (index, (id, headline, summary)) in briefs.into_iter().enumerate() {
+        let prints = BriefPrints::of(headline, summary);
+        let mut candidates: Vec<usize> = by_headline
+            .get(&prints.headline_key)
+            .map(|v| v.iter().take(4).copied().collect())
+            .unwrap_or_default();
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for band in &prints.bands {
+            for other in by_band.get(band).into_iter().flatten() {
+                *shared.entry(*other).or_default() += 1;
+            }
+        }
+        let mut by_shared: Vec<(usize, usize)> = shared.into_iter().collect();
+        by_shared.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        candidates.extend(by_shared.iter().take(CANDIDATES).map(|(i, _)| *i));
+        if !prints.subject_key.is_empty() {
+            candidates.extend(
+                by_subject
+                    .get(&prints.subject_key)
+                    .into_iter()
+                    .flat_map(|v| v.iter().rev().take(CANDIDATES)),
+            );
+        }
+        let mut story = id;
+        for other in candidates {
+            let (other_key, other_story) = &kept[other];
+            let verdict = same_story(&prints.story, other_story);
+            if verdict.is_same()
+                || (*other_key == prints.headline_key && matches!(verdict, Verdict::Unlike(_)))
+            {
+                story = stories[other].0;
+                break;
+            }
+        }
+        by_headline
+            .entry(prints.headline_key.clone())
+            .or_default()
+            .push(index);
+        if !prints.subject_key.is_empty() {
+            by_subject
+                .entry(prints.subject_key.clone())
+                .or_default()
+                .push(index);
+        }
+        for band in &prints.bands {
+            by_band.entry(*band).or_default().push(index);
+        }
+        stories.push((story, prints.subject_key.clone()));
+        kept.push((prints.headline_key, prints.story));
+    }
+    stories
+}
 
 /// NFKC, lowercase, letters and digits only.
 pub fn normalize(text: &str) -> String {
@@ -95,6 +178,8 @@ pub struct IssuePrints {
     pub shingles: HashSet<u64>,
     /// The LSH band keys of those shingles ([`ISSUE_LSH`]).
     pub bands: Vec<i64>,
+    /// What its title and lead are about.
+    pub story: Story,
     /// One per brief, in order.
     pub briefs: Vec<BriefPrints>,
 }
@@ -104,19 +189,24 @@ pub struct IssuePrints {
 pub struct BriefPrints {
     /// [`headline_key`] of its headline.
     pub headline_key: String,
-    /// [`shingles`] of its headline and summary.
-    pub shingles: HashSet<u64>,
-    /// The LSH band keys of those shingles ([`BRIEF_LSH`]).
+    /// The LSH band keys of its headline's and summary's [`shingles`] ([`BRIEF_LSH`]): how
+    /// candidates are found.
     pub bands: Vec<i64>,
+    /// What it is about, compared with each candidate's.
+    pub story: Story,
+    /// [`Story::subject_key`]: candidates of the same subject are found by it too.
+    pub subject_key: String,
 }
 
 impl BriefPrints {
     pub fn of(headline: &str, summary: &str) -> Self {
         let shingles = shingles_of_brief(headline, summary);
+        let story = Story::of(headline, summary);
         Self {
             headline_key: headline_key(headline),
             bands: band_keys(&shingles, BRIEF_LSH),
-            shingles,
+            subject_key: story.subject_key(),
+            story,
         }
     }
 }
@@ -128,6 +218,7 @@ impl IssuePrints {
             content_hash: content_hash(issue),
             bands: band_keys(&shingles, ISSUE_LSH),
             shingles,
+            story: Story::of(&issue.title, &issue.lead),
             briefs: issue
                 .briefs
                 .iter()
@@ -188,16 +279,25 @@ pub fn resemblance(a: &HashSet<u64>, b: &HashSet<u64>) -> (f64, f64) {
     (common / union, common / small.len() as f64)
 }
 
-/// Whether two brief items tell the same news (see the module docs for the rule).
-pub fn briefs_match(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
+/// Whether two brief items tell the same story (see [`story::compare`]).
+pub fn same_story(a: &Story, b: &Story) -> Verdict {
+    story::compare(a, b)
+}
+
+/// The rule before this one: character 3-gram resemblance alone, which measures the template,
+/// not the story (it called "SK하이닉스, 3분기 영업이익 5조원 돌파" the same story as "삼성전자, 3분기
+/// 영업이익 10조원 돌파"). Kept to report both side by side (BENCHMARKS.md).
+pub fn ngram_briefs_match(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
     let (jaccard, containment) = resemblance(a, b);
     jaccard >= BRIEF_JACCARD
         || (containment >= BRIEF_CONTAINMENT && a.len().min(b.len()) >= MIN_CONTAINED_SHINGLES)
 }
 
-/// Whether two issues' whole texts are the same issue.
-pub fn issues_match(a: &HashSet<u64>, b: &HashSet<u64>) -> bool {
-    resemblance(a, b).0 >= ISSUE_JACCARD
+/// Whether two issues are the same issue: whole texts near-identical, and titles and leads that
+/// tell the same story (so two ordinary articles written on one template stay two issues).
+pub fn issues_match(a: &IssuePrints, b_text: &str, b_story: &Story) -> bool {
+    resemblance(&a.shingles, &shingles(b_text)).0 >= ISSUE_JACCARD
+        && !matches!(story::compare(&a.story, b_story), Verdict::Contradicts(_))
 }
 
 /// The LSH band keys of a shingle set: equal keys make a candidate pair. Empty for an empty
@@ -235,7 +335,7 @@ mod tests {
     use super::*;
 
     fn brief_pair_matches(a: &str, b: &str) -> bool {
-        briefs_match(&shingles(a), &shingles(b))
+        ngram_briefs_match(&shingles(a), &shingles(b))
     }
 
     /// Pairs that tell the same news: all must match.

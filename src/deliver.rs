@@ -276,6 +276,31 @@ impl Deliverer {
         } else {
             HashSet::new()
         };
+        let mut left_out: Vec<usize> = skip.iter().copied().collect();
+        left_out.sort_unstable();
+        for i in left_out {
+            let (Some(brief), Some(story)) = (issue.briefs.get(i), stories.get(i)) else {
+                continue;
+            };
+            if let Some(note) = self.store.story_note(d.channel_id, *story, brief).await? {
+                let when = note
+                    .posted_at
+                    .map(|t| {
+                        t.with_timezone(&crate::domain::kst())
+                            .format("%Y-%m-%d")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "earlier".to_owned());
+                tracing::info!(
+                    delivery = d.id,
+                    channel = d.channel_id,
+                    item = %brief.headline,
+                    "left out: same story as '{}' posted {when} in this channel ({})",
+                    note.headline,
+                    note.why
+                );
+            }
+        }
         let keywords: Vec<String> = d
             .keywords
             .as_deref()

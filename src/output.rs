@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::domain::{Brief, Issue, kst};
 use crate::scrape::ScrapedIssue;
-use crate::store::StoredIssue;
+use crate::store::{SameStory, StoredIssue};
 
 /// SPEC §3's issue object. `source` and `duplicate_of` are left out by `parse`.
 #[derive(Debug, Serialize)]
@@ -40,18 +40,71 @@ pub fn scraped_json(s: &ScrapedIssue) -> String {
     })
 }
 
-/// `parse --json`: without `source` and `duplicate_of`.
-pub fn parsed_json(issue: &Issue) -> String {
-    to_line(&IssueJson {
-        source: None,
+/// A brief of `parse --json`, with the stored item it would be left out as the same story as
+/// (null when none: it would be posted).
+#[derive(Debug, Serialize)]
+struct ParsedBrief<'a> {
+    headline: &'a str,
+    summary: &'a str,
+    same_story_as: Option<SameStoryJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SameStoryJson<'a> {
+    headline: &'a str,
+    url: &'a str,
+    published_at: Option<String>,
+    why: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct ParsedJson<'a> {
+    url: &'a str,
+    title: &'a str,
+    published_at: Option<String>,
+    lead: &'a str,
+    briefs: Vec<ParsedBrief<'a>>,
+    text: &'a str,
+}
+
+/// `parse --json`: without `source` and `duplicate_of`; each brief says which stored item it
+/// would be left out as the same story as (`same`, one per brief, in order).
+pub fn parsed_json(issue: &Issue, same: &[Option<SameStory>]) -> String {
+    let briefs = issue
+        .briefs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| ParsedBrief {
+            headline: &b.headline,
+            summary: &b.summary,
+            same_story_as: same.get(i).and_then(Option::as_ref).map(|s| SameStoryJson {
+                headline: &s.headline,
+                url: &s.issue_url,
+                published_at: rfc3339(s.published_at),
+                why: &s.reason,
+            }),
+        })
+        .collect();
+    to_line(&ParsedJson {
         url: issue.url.as_str(),
         title: &issue.title,
         published_at: rfc3339(issue.published_at),
         lead: &issue.lead,
-        briefs: &issue.briefs,
+        briefs,
         text: &issue.text,
-        duplicate_of: None,
     })
+}
+
+/// The line `parse` prints under an issue for a brief the database holds the story of.
+pub fn same_story_text(brief: &Brief, same: &SameStory) -> String {
+    let when = same
+        .published_at
+        .map(|t| t.with_timezone(&kst()).format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    format!(
+        "  left out where it was posted: '{}' is the same story as '{}' ({when}, {}): {}",
+        brief.headline, same.headline, same.issue_url, same.reason
+    )
 }
 
 /// `latest --json`: stored issues, with their source.

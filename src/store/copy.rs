@@ -80,6 +80,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("summary", Text),
             ("headline_key", Text),
             ("story_id", Int),
+            ("subject_key", Text),
         ],
     ),
     (

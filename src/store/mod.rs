@@ -106,6 +106,40 @@ pub struct StoredIssue {
     pub briefs: Vec<Brief>,
 }
 
+/// A stored brief that tells the same story as the one looked up, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SameStory {
+    /// The story both belong to (the id of its first stored brief).
+    pub story_id: i64,
+    pub brief_id: i64,
+    pub headline: String,
+    /// The URL of the issue the stored brief came in.
+    pub issue_url: String,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Why they are one story ([`crate::dedup::Verdict::reason`]).
+    pub reason: String,
+}
+
+/// Why an item is left out of a channel ([`Store::story_note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryNote {
+    /// The headline of the story's first item.
+    pub headline: String,
+    /// When the channel was last sent the story.
+    pub posted_at: Option<DateTime<Utc>>,
+    pub why: String,
+}
+
+/// What re-fingerprinting a database written by an earlier near-duplicate rule did (on open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restoried {
+    pub briefs: usize,
+    /// Briefs whose story changed.
+    pub changed: usize,
+    /// Rows of what channels received, before and after.
+    pub channel_stories: (usize, usize),
+}
+
 /// A source's scrape health, for `/status`.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct SourceState {
@@ -294,6 +328,11 @@ delegate! {
     /// The story a brief item belongs to: the id of the first stored brief telling the same
     /// news (the same headline, or near-identical text), if any.
     pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>>;
+    /// The stored brief a new brief item would be counted the same story as, with why.
+    pub async fn same_story_as(&self, brief: &Brief) -> Result<Option<SameStory>>;
+    /// The headline of a story (its first brief's), when the channel was last sent it, and why
+    /// `brief` tells it too — what the delivery worker logs when it leaves an item out.
+    pub async fn story_note(&self, channel_id: i64, story_id: i64, brief: &Brief) -> Result<Option<StoryNote>>;
     /// The stored brief with this id's story id, for tests and tools.
     pub async fn brief_story(&self, brief_id: i64) -> Result<Option<i64>>;
     /// Every brief of an issue with its id and story id, in order.

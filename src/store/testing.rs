@@ -100,3 +100,14 @@ pub async fn pause_channel(
 pub async fn size_on_disk(store: &Store) -> Result<u64> {
     each_backend!(store, size_on_disk())
 }
+
+/// The database as the previous near-duplicate rule (character 3-grams alone) could have left
+/// it: these briefs put into these stories (brief id, story id), as that rule merged template
+/// twins, subjects unwritten, and the rule's version 1, so the next open tells the stories apart
+/// again. What channels received and pending deliveries' frozen stories are left as they are.
+pub async fn as_previous_rule(store: &Store, merges: &[(i64, i64)]) -> Result<()> {
+    match &store.backend {
+        Backend::Sqlite(b) => b.as_previous_rule(merges).await,
+        Backend::Postgres(b) => b.as_previous_rule(merges).await,
+    }
+}

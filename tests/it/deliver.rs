@@ -10,6 +10,7 @@ use briefbot::store::Store;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::discord::FakeDiscord;
+use crate::support::site::ndsoft_briefing;
 use crate::support::{FakeSite, TestDb, issue_of, scraper};
 
 const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
@@ -1088,4 +1089,138 @@ async fn hostile_scraped_text_is_posted_inert_and_within_limits() {
         all.contains("가나다라 가나다라") && all.contains('…'),
         "the long headline is cut"
     );
+}
+
+const SAMSUNG: (&str, &str) = (
+    "삼성전자, 3분기 영업이익 10조원 돌파",
+    "삼성전자가 3분기 영업이익 10조원을 넘어섰다고 밝혔습니다. 메모리 반도체 가격 회복이 실적을 이끌었습니다.",
+);
+const SEOUL: (&str, &str) = (
+    "서울시, 생성 AI 민원 상담 서비스 도입",
+    "서울시가 시민 민원에 24시간 답하는 생성 AI 상담 서비스를 도입한다고 밝혔습니다. 다산콜센터 상담 자료를 학습했습니다.",
+);
+const HYNIX: (&str, &str) = (
+    "SK하이닉스, 3분기 영업이익 5조원 돌파",
+    "SK하이닉스가 3분기 영업이익 5조원을 넘어섰다고 밝혔습니다. 메모리 반도체 가격 회복이 실적을 이끌었습니다.",
+);
+const BUSAN: (&str, &str) = (
+    "부산시, 생성 AI 민원 상담 서비스 도입",
+    "부산시가 시민 민원에 24시간 답하는 생성 AI 상담 서비스를 도입한다고 밝혔습니다. 120바로콜센터 상담 자료를 학습했습니다.",
+);
+
+/// Every embed title of a channel's messages after the first `skip`.
+fn titles(discord: &FakeDiscord, channel: u64, skip: usize) -> Vec<String> {
+    discord
+        .messages(channel)
+        .iter()
+        .skip(skip)
+        .flat_map(|m| m.embeds())
+        .filter_map(|e| e["title"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_what_channels_received()
+ {
+    let w = World::new(&[214199]).await;
+    let (site, discord) = (&w.site, &w.discord);
+    w.subscribe(100).await;
+    site.serve_bytes(
+        &article(214199),
+        ndsoft_briefing(
+            "[8월21일] 실적 발표",
+            "오늘의 소식입니다.",
+            &[SAMSUNG, SEOUL],
+        ),
+        "text/html; charset=utf-8",
+    );
+    w.scrape().await;
+    drain(&mut deliverer(&w.store, discord)).await;
+    assert_eq!(titles(discord, 100, 0).len(), 3);
+
+    // The template twins arrive; the previous rule put them in the stories the channel has.
+    serve_list(site, &[214145, 214199]);
+    site.serve_bytes(
+        &article(214145),
+        ndsoft_briefing(
+            "[8월20일] 또 실적 발표",
+            "다음 소식입니다.",
+            &[HYNIX, BUSAN],
+        ),
+        "text/html; charset=utf-8",
+    );
+    w.scrape().await;
+    let id_of = async |idxno: u32| {
+        let url =
+            briefbot::domain::CanonicalUrl::parse(site.url(&article(idxno)).as_str()).unwrap();
+        w.store.issue_for_url(&url).await.unwrap().unwrap()
+    };
+    let (first, second) = (id_of(214199).await, id_of(214145).await);
+    let old = w.store.brief_rows(first).await.unwrap();
+    let new = w.store.brief_rows(second).await.unwrap();
+    assert_ne!(new[0].1, old[0].1, "the current rule tells the twins apart");
+    briefbot::store::testing::as_previous_rule(
+        &w.store,
+        &[(new[0].0, old[0].1), (new[1].0, old[1].1)],
+    )
+    .await
+    .unwrap();
+
+    // The upgrade: opening the database tells them apart again.
+    let store = w.db.store().await;
+    let rows = store.brief_rows(second).await.unwrap();
+    assert_eq!(
+        rows[0].1, rows[0].0,
+        "SK하이닉스 is a story of its own again"
+    );
+    assert_eq!(rows[1].1, rows[1].0, "부산시 is a story of its own again");
+    let had = store
+        .channel_stories(100, chrono::Utc::now() - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(
+        had.contains(&old[0].1) && had.contains(&old[1].1),
+        "{had:?}"
+    );
+    assert!(
+        !had.contains(&rows[0].1) && !had.contains(&rows[1].1),
+        "{had:?}"
+    );
+    drain(&mut deliverer(&store, discord)).await;
+    let posted = titles(discord, 100, 1);
+    assert_eq!(posted.len(), 3, "lead and both twins: {posted:?}");
+    assert!(
+        posted.iter().any(|t| t.contains("SK하이닉스")),
+        "{posted:?}"
+    );
+    assert!(posted.iter().any(|t| t.contains("부산시")), "{posted:?}");
+
+    // What the channel received before the upgrade still counts: a rewording is left out.
+    serve_list(site, &[214100, 214145, 214199]);
+    site.serve_bytes(
+        &article(214100),
+        ndsoft_briefing(
+            "[8월19일] 세 번째 소식",
+            "마지막 소식입니다.",
+            &[
+                (
+                    "삼성전자 3분기 영업이익 10조원 넘어",
+                    "삼성전자의 3분기 영업이익이 10조 원을 넘었다고 밝혔습니다. 메모리 반도체 가격 회복 덕분입니다.",
+                ),
+                (
+                    "네이버, 사우디에 디지털 트윈 플랫폼 구축",
+                    "네이버가 사우디아라비아 주택부와 함께 5개 도시를 디지털 트윈으로 구축하는 사업을 수주했다고 밝혔습니다.",
+                ),
+            ],
+        ),
+        "text/html; charset=utf-8",
+    );
+    scraper(store.clone())
+        .scrape_source(&source(site), false)
+        .await
+        .unwrap();
+    drain(&mut deliverer(&store, discord)).await;
+    let posted = titles(discord, 100, 2);
+    assert_eq!(posted.len(), 2, "lead and the new story only: {posted:?}");
+    assert!(posted.iter().any(|t| t.contains("네이버")), "{posted:?}");
 }

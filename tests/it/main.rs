@@ -9,6 +9,7 @@
 mod bot;
 mod cli;
 mod crash;
+mod dedup;
 mod deliver;
 mod faults;
 mod fixtures;

@@ -4,7 +4,7 @@
 //! `BEGIN IMMEDIATE` serializes them within one: the same rules, proven on both. Search is a
 //! `tsvector` of the same terms with a GIN index.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,7 +20,8 @@ use super::outbox::{
 };
 use super::search::Session;
 use super::{
-    MAX_CANDIDATES, Recorded, Result, SourcePage, SourceState, StoreError, StoredIssue, now,
+    MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
+    StoredIssue, StoryNote, now,
 };
 use crate::config::DatabaseUrl;
 use crate::dedup;
@@ -144,6 +145,12 @@ impl Backend {
             _presence: std::sync::Arc::new(presence),
         };
         backend.index_unindexed().await?;
+        if let Some(done) = backend.restory().await? {
+            tracing::info!(
+                ?done,
+                "stories told apart again with the current near-duplicate rule"
+            );
+        }
         Ok(backend)
     }
 

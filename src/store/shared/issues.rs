@@ -286,9 +286,202 @@ impl Backend {
     }
 
     pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
+        Ok(self.same_story_as(brief).await?.map(|same| same.story_id))
+    }
+
+    pub async fn same_story_as(&self, brief: &Brief) -> Result<Option<SameStory>> {
         let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
         let mut conn = self.pool.acquire().await?;
-        story_of(&mut conn, &prints).await
+        let Some((brief_id, story_id, reason)) = story_of(&mut conn, &prints).await? else {
+            return Ok(None);
+        };
+        let (headline, issue_url, published_at): (String, String, Option<DateTime<Utc>>) =
+            sqlx::query_as(
+                "SELECT b.headline, i.url, COALESCE(i.published_at, i.first_seen_at)
+                 FROM briefs b JOIN issues i ON i.id = b.issue_id WHERE b.id = $1",
+            )
+            .bind(brief_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Some(SameStory {
+            story_id,
+            brief_id,
+            headline,
+            issue_url,
+            published_at,
+            reason,
+        }))
+    }
+
+    pub async fn story_note(
+        &self,
+        channel_id: i64,
+        story_id: i64,
+        brief: &Brief,
+    ) -> Result<Option<StoryNote>> {
+        let first: Option<(String, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT b.headline, b.summary, c.posted_at FROM briefs b
+             LEFT JOIN channel_stories c ON c.story_id = b.story_id AND c.channel_id = $2
+             WHERE b.id = $1",
+        )
+        .bind(story_id)
+        .bind(channel_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(first.map(|(headline, summary, posted_at)| {
+            let why = if dedup::headline_key(&headline) == dedup::headline_key(&brief.headline) {
+                "the same headline".to_owned()
+            } else {
+                dedup::same_story(
+                    &dedup::Story::of(&brief.headline, &brief.summary),
+                    &dedup::Story::of(&headline, &summary),
+                )
+                .reason()
+                .to_owned()
+            };
+            StoryNote {
+                headline,
+                posted_at,
+                why,
+            }
+        }))
+    }
+
+    /// See [`crate::store::testing::as_previous_rule`].
+    pub(in crate::store) async fn as_previous_rule(&self, merges: &[(i64, i64)]) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        for (brief, story) in merges {
+            sqlx::query("UPDATE briefs SET story_id = $2 WHERE id = $1")
+                .bind(brief)
+                .bind(story)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE briefs SET subject_key = ''")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE dedup_rule SET version = 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tells the stories of every stored brief apart again with the current rule
+    /// ([`dedup::RULE_VERSION`]) when the database was written by an earlier one, once, on open:
+    /// each brief's subject is written, its story found again among the briefs stored before it,
+    /// and what each channel received is carried over to the new stories — for each story a
+    /// channel has, the new stories of the items it was sent in that story (from its sent
+    /// deliveries), or, where no delivery tells, of every item of that story. Pending
+    /// deliveries' frozen stories are carried over the same way. One transaction: a crash
+    /// leaves the old rule's stories, and the next open does it again.
+    pub async fn restory(&self) -> Result<Option<Restoried>> {
+        let mut tx = begin_write(&self.pool).await?;
+        // Taking the row's lock first: of several processes opening at once, one does the work
+        // and the others find it done.
+        sqlx::query("UPDATE dedup_rule SET version = version WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM dedup_rule WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        if version >= dedup::RULE_VERSION {
+            return Ok(None);
+        }
+        let briefs: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, issue_id, headline, summary, story_id FROM briefs ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let stories = dedup::restory(
+            briefs
+                .iter()
+                .map(|(id, _, headline, summary, _)| (*id, headline.as_str(), summary.as_str())),
+        );
+        let mut changed = 0;
+        for ((id, _, _, _, old), (new, subject)) in briefs.iter().zip(&stories) {
+            changed += usize::from(old != new);
+            sqlx::query("UPDATE briefs SET story_id = $2, subject_key = $3 WHERE id = $1")
+                .bind(id)
+                .bind(new)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Old story → new stories: of all its items, and by issue of the items in it.
+        let mut all: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        let mut by_issue: HashMap<(i64, i64), BTreeSet<i64>> = HashMap::new();
+        for ((_, issue, _, _, old), (new, _)) in briefs.iter().zip(&stories) {
+            all.entry(*old).or_default().insert(*new);
+            by_issue.entry((*issue, *old)).or_default().insert(*new);
+        }
+        let sent: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT channel_id, issue_id, stories FROM deliveries
+             WHERE status = 'sent' AND stories IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut received: HashMap<(i64, i64), BTreeSet<i64>> = HashMap::new();
+        for (channel, issue, list) in &sent {
+            for old in serde_json::from_str::<Vec<i64>>(list).unwrap_or_default() {
+                if let Some(new) = by_issue.get(&(*issue, old)) {
+                    received.entry((*channel, old)).or_default().extend(new);
+                }
+            }
+        }
+        let had: Vec<(i64, i64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT channel_id, story_id, posted_at FROM channel_stories")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut now_has: HashMap<(i64, i64), DateTime<Utc>> = HashMap::new();
+        for (channel, old, at) in &had {
+            let new = received
+                .get(&(*channel, *old))
+                .or_else(|| all.get(old))
+                .cloned()
+                .unwrap_or_else(|| BTreeSet::from([*old]));
+            for story in new {
+                let when = now_has.entry((*channel, story)).or_insert(*at);
+                *when = (*when).max(*at);
+            }
+        }
+        sqlx::query("DELETE FROM channel_stories")
+            .execute(&mut *tx)
+            .await?;
+        for ((channel, story), at) in &now_has {
+            remember_story(&mut tx, *channel, *story, *at).await?;
+        }
+        let frozen: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT id, issue_id, stories FROM deliveries
+             WHERE status = 'pending' AND stories IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, issue, list) in &frozen {
+            let mut new: Vec<i64> = Vec::new();
+            for old in serde_json::from_str::<Vec<i64>>(list).unwrap_or_default() {
+                for story in by_issue.get(&(*issue, old)).into_iter().flatten() {
+                    if !new.contains(story) {
+                        new.push(*story);
+                    }
+                }
+            }
+            sqlx::query("UPDATE deliveries SET stories = $2 WHERE id = $1")
+                .bind(id)
+                .bind(serde_json::to_string(&new).unwrap_or_else(|_| "[]".to_owned()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE dedup_rule SET version = $1 WHERE id = 1")
+            .bind(dedup::RULE_VERSION)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Restoried {
+            briefs: briefs.len(),
+            changed,
+            channel_stories: (had.len(), now_has.len()),
+        }))
     }
 
     pub async fn brief_story(&self, brief_id: i64) -> Result<Option<i64>> {
@@ -360,10 +553,10 @@ async fn find_duplicate(
         return Ok(Some((id, issue_url(conn, id).await?)));
     }
     let ids = candidates(conn, "issue", &prints.bands).await?;
-    let texts: Vec<(i64, String)> =
-        fetch_by_ids(conn, "SELECT id, body_text FROM issues", &ids).await?;
-    for (id, text) in texts {
-        if dedup::issues_match(&prints.shingles, &dedup::shingles(&text)) {
+    let texts: Vec<(i64, String, String, String)> =
+        fetch_by_ids(conn, "SELECT id, body_text, title, lead FROM issues", &ids).await?;
+    for (id, text, title, lead) in texts {
+        if dedup::issues_match(prints, &text, &dedup::Story::of(&title, &lead)) {
             return Ok(Some((id, issue_url(conn, id).await?)));
         }
     }
@@ -395,6 +588,12 @@ trait HasId {
 }
 
 impl HasId for (i64, String) {
+    fn id(&self) -> i64 {
+        self.0
+    }
+}
+
+impl HasId for (i64, String, String, String) {
     fn id(&self) -> i64 {
         self.0
     }
@@ -509,32 +708,49 @@ async fn insert_issue_url(
     Ok(())
 }
 
-async fn story_of(conn: &mut Conn, prints: &dedup::BriefPrints) -> Result<Option<i64>> {
-    let by_headline: Option<i64> = sqlx::query_scalar(
-        "SELECT story_id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 1",
-    )
-    .bind(&prints.headline_key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if by_headline.is_some() {
-        return Ok(by_headline);
+/// The stored brief that tells the same story as `prints`, its story and why: candidates of the
+/// same headline, of shared LSH bands and of the same subject, compared by [`dedup::same_story`]
+/// (a same headline is the same story unless its numbers or names contradict).
+async fn story_of(
+    conn: &mut Conn,
+    prints: &dedup::BriefPrints,
+) -> Result<Option<(i64, i64, String)>> {
+    let mut ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 4")
+            .bind(&prints.headline_key)
+            .fetch_all(&mut *conn)
+            .await?;
+    ids.extend(candidates(conn, "brief", &prints.bands).await?);
+    if !prints.subject_key.is_empty() {
+        let same_subject: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM briefs WHERE subject_key = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(&prints.subject_key)
+        .bind(MAX_CANDIDATES)
+        .fetch_all(&mut *conn)
+        .await?;
+        ids.extend(same_subject);
     }
-    let ids = candidates(conn, "brief", &prints.bands).await?;
+    let mut seen = HashSet::new();
+    ids.retain(|id| seen.insert(*id));
     let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
         conn,
         "SELECT id, story_id, headline, summary FROM briefs",
         &ids,
     )
     .await?;
-    Ok(rows
-        .into_iter()
-        .find(|(_, _, headline, summary)| {
-            dedup::briefs_match(
-                &prints.shingles,
-                &dedup::shingles_of_brief(headline, summary),
-            )
-        })
-        .map(|(_, story, _, _)| story))
+    for (id, story, headline, summary) in rows {
+        let verdict = dedup::same_story(&prints.story, &dedup::Story::of(&headline, &summary));
+        if verdict.is_same() {
+            return Ok(Some((id, story, verdict.reason().to_owned())));
+        }
+        if dedup::headline_key(&headline) == prints.headline_key
+            && matches!(verdict, dedup::Verdict::Unlike(_))
+        {
+            return Ok(Some((id, story, "the same headline".to_owned())));
+        }
+    }
+    Ok(None)
 }
 
 async fn insert_brief(
@@ -544,10 +760,11 @@ async fn insert_brief(
     brief: &Brief,
     prints: &dedup::BriefPrints,
 ) -> Result<i64> {
-    let story = story_of(conn, prints).await?;
+    let story = story_of(conn, prints).await?.map(|(_, story, _)| story);
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id)
-         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0)) RETURNING id",
+        "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id,
+                             subject_key)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0), $7) RETURNING id",
     )
     .bind(issue_id)
     .bind(position)
@@ -555,6 +772,7 @@ async fn insert_brief(
     .bind(&brief.summary)
     .bind(&prints.headline_key)
     .bind(story)
+    .bind(&prints.subject_key)
     .fetch_one(&mut *conn)
     .await?;
     if story.is_none() {

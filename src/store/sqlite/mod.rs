@@ -2,7 +2,7 @@
 //! lock taken up front (`BEGIN IMMEDIATE`) by every transaction that reads before it writes, and
 //! FTS5 for search.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
@@ -22,7 +22,8 @@ use super::outbox::{
 };
 use super::search::Session;
 use super::{
-    MAX_CANDIDATES, Recorded, Result, SourcePage, SourceState, StoreError, StoredIssue, now,
+    MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
+    StoredIssue, StoryNote, now,
 };
 use crate::dedup;
 use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
@@ -86,6 +87,12 @@ impl Backend {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let backend = Self { pool };
         backend.index_unindexed().await?;
+        if let Some(done) = backend.restory().await? {
+            tracing::info!(
+                ?done,
+                "stories told apart again with the current near-duplicate rule"
+            );
+        }
         Ok(backend)
     }
 

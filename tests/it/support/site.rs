@@ -319,3 +319,19 @@ pub fn ndsoft_list(entries: &[(String, &str)]) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// An AI Times (NDSoft) brief page with this lead and these items, published an hour ago.
+pub fn ndsoft_briefing(title: &str, lead: &str, items: &[(&str, &str)]) -> Vec<u8> {
+    let body: String = items
+        .iter()
+        .map(|(h, s)| format!("<p><strong>■ {h}</strong><br>{s}</p>"))
+        .collect();
+    let published = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    format!(
+        "<html><head><title>{title}</title>\
+         <meta property=\"og:title\" content=\"{title}\">\
+         <meta property=\"article:published_time\" content=\"{published}\"></head>\
+         <body><article id=\"article-view-content-div\"><p>{lead}</p><p>이어 국내외 주요 뉴스입니다.</p>{body}</article></body></html>"
+    )
+    .into_bytes()
+}

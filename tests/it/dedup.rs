@@ -1,0 +1,215 @@
+//! The near-duplicate rule on the labelled pairs of `tests/fixtures/dedup/`: another company or
+//! another amount is another story, a rewording or another outlet's telling is the same.
+
+use std::time::Duration;
+
+use briefbot::dedup::{self, Story};
+use briefbot::store::outbox::ALL_SOURCES;
+
+use crate::support::discord::FakeDiscord;
+use crate::support::pairs::{self, Item, Score};
+use crate::support::site::{ndsoft_briefing, ndsoft_list};
+use crate::support::{FakeSite, TestDb, briefbot_run, eventually};
+
+fn same_story(a: &Item, b: &Item) -> (bool, String) {
+    let verdict = dedup::same_story(
+        &Story::of(&a.headline, &a.summary),
+        &Story::of(&b.headline, &b.summary),
+    );
+    (verdict.is_same(), verdict.reason().to_owned())
+}
+
+fn old_rule(a: &Item, b: &Item) -> (bool, String) {
+    let same = dedup::ngram_briefs_match(
+        &dedup::shingles_of_brief(&a.headline, &a.summary),
+        &dedup::shingles_of_brief(&b.headline, &b.summary),
+    );
+    (same, String::new())
+}
+
+fn sum<'a>(scores: impl Iterator<Item = (&'a String, &'a Score)>) -> Score {
+    scores.fold(Score::default(), |mut all, (_, s)| {
+        all.pairs += s.pairs;
+        all.true_same += s.true_same;
+        all.false_same += s.false_same;
+        all.labelled_same += s.labelled_same;
+        all
+    })
+}
+
+#[test]
+fn the_labelled_pairs_are_told_apart_as_the_goals_ask() {
+    let pairs = pairs::pairs();
+    assert!(pairs.len() >= 300, "{} labelled pairs", pairs.len());
+    let (before, _) = pairs::score(&pairs, old_rule);
+    let (now, wrong) = pairs::score(&pairs, same_story);
+    println!("{}", pairs::table(&before, &now));
+    for w in &wrong {
+        println!("wrong: {w}");
+    }
+    if std::env::var_os("DEDUP_VERBOSE").is_some() {
+        for p in &pairs {
+            println!("{} {}: {}", p.id, p.label, same_story(&p.a, &p.b).1);
+        }
+    }
+    let twins = sum(now.iter().filter(|(c, _)| c.starts_with("twin-")));
+    assert_eq!(twins.false_same, 0, "a template twin called the same story");
+    let rewordings = sum(now.iter().filter(|(c, _)| c.starts_with("reword-")));
+    let recall = rewordings.recall().unwrap_or(0.0);
+    assert!(recall >= 0.9, "rewordings caught: {recall:.2}");
+    let outlets = now["cross-outlet"].recall().unwrap_or(0.0);
+    assert!(outlets >= 0.8, "cross-outlet pairs caught: {outlets:.2}");
+    // Different stories of one subject, and unrelated ones, are not called the same either.
+    for category in ["same-subject", "unrelated"] {
+        assert_eq!(now[category].false_same, 0, "{category}");
+    }
+}
+
+#[test]
+fn the_same_pairs_read_in_either_order_get_the_same_answer() {
+    for p in pairs::pairs() {
+        let (ab, why) = same_story(&p.a, &p.b);
+        let (ba, _) = same_story(&p.b, &p.a);
+        assert_eq!(ab, ba, "{}: {why}", p.id);
+    }
+}
+
+/// Through `briefbot run` (the real binary, the fake site, the fake Discord): a channel that has
+/// three stories gets their template twins — another company, another city, another amount —
+/// and not their rewordings, and the log says why each rewording is left out.
+#[tokio::test]
+async fn a_channel_that_has_a_story_gets_its_template_twin_and_not_its_rewording() {
+    let site = FakeSite::start().await;
+    let discord = FakeDiscord::start().await;
+    let db = TestDb::new();
+    let list = "/news/list.html";
+    let entry = |n: u32| format!("/news/articleView.html?idxno={n}");
+    let first = [
+        (
+            "삼성전자, 3분기 영업이익 10조원 돌파",
+            "삼성전자가 3분기 영업이익 10조원을 넘어섰다고 밝혔습니다. 메모리 반도체 가격 회복이 실적을 이끌었습니다.",
+        ),
+        (
+            "서울시, 생성 AI 민원 상담 서비스 도입",
+            "서울시가 시민 민원에 24시간 답하는 생성 AI 상담 서비스를 도입한다고 밝혔습니다.",
+        ),
+        (
+            "업스테이지, 시리즈C 1000억원 투자 유치",
+            "업스테이지가 1000억원 규모의 시리즈C 투자를 유치했다고 밝혔습니다. 글로벌 사업 확대에 쓸 계획입니다.",
+        ),
+    ];
+    let second = [
+        (
+            "SK하이닉스, 3분기 영업이익 5조원 돌파",
+            "SK하이닉스가 3분기 영업이익 5조원을 넘어섰다고 밝혔습니다. 메모리 반도체 가격 회복이 실적을 이끌었습니다.",
+        ),
+        (
+            "삼성전자 3분기 영업이익 10조원 넘어",
+            "삼성전자의 3분기 영업이익이 10조 원을 넘었다고 밝혔습니다. 메모리 반도체 가격 회복 덕분입니다.",
+        ),
+        (
+            "부산시, 생성 AI 민원 상담 서비스 도입",
+            "부산시가 시민 민원에 24시간 답하는 생성 AI 상담 서비스를 도입한다고 밝혔습니다.",
+        ),
+        (
+            "서울시 '생성AI 민원 상담 서비스' 도입",
+            "서울시는 시민 민원에 24시간 답하는 생성 AI 상담 서비스를 도입한다고 밝혔다.",
+        ),
+        (
+            "리벨리온, 시리즈C 1000억원 투자 유치",
+            "리벨리온이 1000억원 규모의 시리즈C 투자를 유치했다고 밝혔습니다. 글로벌 사업 확대에 쓸 계획입니다.",
+        ),
+        (
+            "업스테이지, 1000억원 규모 시리즈C 투자 받아",
+            "업스테이지가 시리즈C 투자 1000억원을 유치했다고 밝혔습니다.",
+        ),
+    ];
+    site.serve_bytes(
+        list,
+        ndsoft_list(&[(entry(301), "[12월3일] 실적의 계절")]),
+        "text/html; charset=utf-8",
+    );
+    site.serve_bytes(
+        &entry(301),
+        ndsoft_briefing("[12월3일] 실적의 계절", "오늘의 소식입니다.", &first),
+        "text/html; charset=utf-8",
+    );
+    std::fs::write(
+        db.dir.path().join("sources.toml"),
+        format!(
+            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스 뉴스 브리핑\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1s\"\n",
+            site.url(list)
+        ),
+    )
+    .unwrap();
+    let store = db.store().await;
+    store
+        .subscribe(7, 100, ALL_SOURCES, None, 99)
+        .await
+        .unwrap();
+    let child = briefbot_run(db.dir.path(), &discord.base)
+        .env("DISCORD_TOKEN", "token")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "the first issue is posted", || {
+        !discord.messages(100).is_empty()
+    })
+    .await;
+
+    site.serve_bytes(
+        list,
+        ndsoft_list(&[
+            (entry(302), "[12월4일] 또 실적의 계절"),
+            (entry(301), "[12월3일] 실적의 계절"),
+        ]),
+        "text/html; charset=utf-8",
+    );
+    site.serve_bytes(
+        &entry(302),
+        ndsoft_briefing("[12월4일] 또 실적의 계절", "다음 소식입니다.", &second),
+        "text/html; charset=utf-8",
+    );
+    eventually(30, "the second issue is posted", || {
+        discord.messages(100).len() >= 2
+    })
+    .await;
+    let posted: Vec<String> = discord.messages(100)[1..]
+        .iter()
+        .flat_map(|m| m.embeds())
+        .filter_map(|e| e["title"].as_str().map(str::to_owned))
+        .collect();
+    for twin in ["SK하이닉스", "부산시", "리벨리온"] {
+        assert!(
+            posted.iter().any(|t| t.contains(twin)),
+            "{twin}'s story is another story: {posted:?}"
+        );
+    }
+    for reworded in ["삼성전자", "서울시", "업스테이지"] {
+        assert!(
+            !posted.iter().any(|t| t.contains(reworded)),
+            "{reworded}'s rewording is left out: {posted:?}"
+        );
+    }
+    assert_eq!(
+        posted.len(),
+        1 + 3,
+        "the lead and the three twins: {posted:?}"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("briefbot stops")
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("left out: same story as '삼성전자, 3분기 영업이익 10조원 돌파' posted"),
+        "{log}"
+    );
+    assert!(log.contains("same subject '삼성전자'"), "{log}");
+}
