@@ -213,6 +213,17 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             report(&format!("story_of: {name}"), 0, &stats);
             println!("    matched {matched} of {} (expected {})", queries.len(), if expect_match { "all" } else { "none" });
         }
+
+        // The upgrade from the previous rule: every brief's story told apart again on open.
+        briefbot::store::testing::as_previous_rule(&store, &[]).await.unwrap();
+        store.close().await;
+        let started = Instant::now();
+        let reopened = Store::open(&url).await.unwrap();
+        println!(
+            "re-fingerprinting {n} briefs on open (the upgrade from the previous rule): {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        reopened.close().await;
     });
 }
 

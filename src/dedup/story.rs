@@ -23,7 +23,7 @@
 //! shown costs them the news. The thresholds are held to the labelled pairs of
 //! `tests/fixtures/dedup/` (`tests/it/dedup.rs`; BENCHMARKS.md, "Same story or another").
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
@@ -108,16 +108,19 @@ const ALIASES: &[&[&str]] = &[
     &["xai", "x.ai"],
     &["skt", "sk텔레콤"],
     &["chatgpt", "챗gpt"],
+    &["고용부", "고용노동부", "노동부"],
+    &["kisa", "한국인터넷진흥원"],
+    &["nia", "한국지능정보사회진흥원"],
     &["lgu", "lg유플러스"],
 ];
 
 /// Latin words that name no one: too common in AI news to tell stories apart.
 const GENERIC: &[&str] = &[
-    "ai", "agi", "llm", "llms", "slm", "gpu", "gpus", "cpu", "npu", "api", "sw", "hw", "it", "ceo",
-    "cto", "cfo", "coo", "vp", "ax", "dx", "ux", "ui", "pc", "tv", "vr", "ar", "xr", "ml", "rag",
-    "mou", "r&d", "rnd", "esg", "ipo", "m&a", "b2b", "b2c", "saas", "os", "app", "apps", "sdk",
-    "iot", "5g", "6g", "us", "uk", "eu", "usa", "un", "cctv", "q&a", "faq", "pdf", "ai가", "the",
-    "a", "an", "of", "to", "in", "on", "for", "and", "with", "its", "at", "by", "as", "new", "s",
+    "ai", "agi", "llm", "llms", "slm", "gpu", "gpus", "cpu", "npu", "api", "sw", "hw", "it", "vp",
+    "ax", "dx", "ux", "ui", "pc", "tv", "vr", "ar", "xr", "ml", "rag", "mou", "r&d", "rnd", "esg",
+    "ipo", "m&a", "b2b", "b2c", "saas", "os", "app", "apps", "sdk", "iot", "5g", "6g", "us", "uk",
+    "eu", "usa", "un", "cctv", "q&a", "faq", "pdf", "ai가", "the", "a", "an", "of", "to", "in",
+    "on", "for", "and", "with", "its", "at", "by", "as", "new", "s",
 ];
 
 /// Units a number is read with (longest first within a shared beginning). Each maps to the
@@ -174,10 +177,10 @@ pub struct Story {
     numbers: BTreeMap<String, Vec<Quantity>>,
     /// The numbers of the headline, by unit.
     headline_numbers: BTreeMap<String, Vec<Quantity>>,
-    /// Terms (hashed): Hangul syllable pairs and words.
-    terms: HashSet<u64>,
+    /// Terms (hashed, sorted, each once): Hangul syllable pairs and words.
+    terms: Vec<u64>,
     /// The headline's terms.
-    headline_terms: HashSet<u64>,
+    headline_terms: Vec<u64>,
 }
 
 /// A number as read, and as written (for reasons).
@@ -306,11 +309,26 @@ impl Story {
     fn subject_in(&self, words: &[String]) -> bool {
         self.subject.is_empty() || contains_words(words, &self.subject)
     }
+
+    /// Whether this item's subject is the other's, said with more words: Korean puts the name
+    /// last (`틱톡 모회사 바이트댄스`, `AI 칩 스타트업 삼바노바`, `中 센스타임`), so the last word
+    /// that names someone is the other's whole subject.
+    fn subject_is_named(&self, other: &Story) -> bool {
+        let head = self
+            .subject
+            .iter()
+            .rev()
+            .find(|w| !GENERIC.contains(&w.as_str()) && w.chars().count() >= 2);
+        self.subject.len() > 1 && head.is_some_and(|h| *h == other.subject.concat())
+    }
 }
 
 /// Whether `a` and `b` tell the same story (see the module docs).
 pub fn compare(a: &Story, b: &Story) -> Verdict {
-    if !a.subject_in(&b.words) || !b.subject_in(&a.words) {
+    let subjects_agree = (a.subject_in(&b.words) && b.subject_in(&a.words))
+        || a.subject_is_named(b)
+        || b.subject_is_named(a);
+    if !subjects_agree {
         return Verdict::Contradicts(format!(
             "another subject ('{}' / '{}')",
             a.subject_shown, b.subject_shown
@@ -468,15 +486,26 @@ fn agreed_numbers(a: &Story, b: &Story) -> Vec<String> {
     agreed
 }
 
-/// Jaccard similarity and containment (of the smaller in the larger) of two term sets.
-fn resemblance(a: &HashSet<u64>, b: &HashSet<u64>) -> (f64, f64) {
+/// Jaccard similarity and containment (of the smaller in the larger) of two sorted term sets.
+fn resemblance(a: &[u64], b: &[u64]) -> (f64, f64) {
     if a.is_empty() || b.is_empty() {
         return (0.0, 0.0);
     }
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let common = small.iter().filter(|t| large.contains(t)).count() as f64;
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let common = common as f64;
     let union = (a.len() + b.len()) as f64 - common;
-    (common / union, common / small.len() as f64)
+    (common / union, common / a.len().min(b.len()) as f64)
 }
 
 /// A headline without a leading bracketed tag (`[단독]`, `[12월3일]`, `[게시판]`).
@@ -597,9 +626,15 @@ fn contains_words(words: &[String], needle: &[String]) -> bool {
     })
 }
 
-/// Whether `words` mention one named thing (its words in a row: `gpt-4.1`, `시리즈 c`).
+/// Whether `words` mention one named thing: its words in a row (`gpt-4.1`, `시리즈 c`), or, for a
+/// Korean name of three syllables or more, its letters with the spaces left out (`딥 파이` in
+/// `딥파이`; Korean spaces names freely).
 fn mentions(words: &[String], name: &str) -> bool {
-    contains_words(words, &words_of(name))
+    if contains_words(words, &words_of(name)) {
+        return true;
+    }
+    let squeezed: String = name.chars().filter(|c| !c.is_whitespace()).collect();
+    squeezed.chars().filter(|c| is_hangul(*c)).count() >= 3 && words.concat().contains(&squeezed)
 }
 
 /// The subject of a headline: the phrase before its comma when the headline opens with a short
@@ -663,6 +698,20 @@ fn names(headline: &str) -> BTreeSet<String> {
     let letters = chars.iter().filter(|c| c.is_ascii_alphabetic()).count();
     let capitals = chars.iter().filter(|c| c.is_ascii_uppercase()).count();
     let shouted = letters >= 10 && capitals * 10 >= letters * 8;
+    // In Title Case every word is capitalised; in sentence case a capital inside the headline
+    // starts a name (`Sony names Hiro Tanaka`, `sues Midjourney`).
+    let latin_words: Vec<&str> = text
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| w.chars().filter(|c| c.is_ascii_alphabetic()).count() >= 4)
+        .collect();
+    let title_case = !latin_words.is_empty()
+        && latin_words
+            .iter()
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
+            .count()
+            * 10
+            >= latin_words.len() * 6;
     let mut previous: Option<String> = None;
     let mut i = 0;
     while i < chars.len() {
@@ -688,9 +737,16 @@ fn names(headline: &str) -> BTreeSet<String> {
         let uppers = word.chars().filter(|c| c.is_ascii_uppercase()).count();
         let digits = word.chars().filter(|c| c.is_ascii_digit()).count();
         let capitalised_after_first = word.chars().skip(1).any(|c| c.is_ascii_uppercase());
+        let sentence_case_name = !shouted
+            && !title_case
+            && start > 0
+            && letters >= 2
+            && word.starts_with(|c: char| c.is_ascii_uppercase())
+            && !after_hangul;
         let named = letters >= 1
             && (!after_hangul || digits > 0)
             && ((digits > 0)
+                || sentence_case_name
                 || (!shouted && ((uppers >= 2 && letters >= 2) || capitalised_after_first)));
         let lower = canonical(&word.to_lowercase());
         if named && !GENERIC.contains(&lower.as_str()) {
@@ -710,6 +766,14 @@ fn names(headline: &str) -> BTreeSet<String> {
             .then_some(lower);
     }
     out.extend(people(&text));
+    out.extend(places(&text));
+    // A short quoted phrase is a product's or a company's name (`'수노'`, `'클립메이트'`); a longer
+    // one may be somebody's words, which outlets render differently (only evidence, see `quoted`).
+    out.extend(
+        quoted(&text)
+            .into_iter()
+            .filter(|q| q.split(' ').count() <= 2 && q.chars().count() <= 10),
+    );
     // Investment rounds: 시리즈C, 시리즈 B, Series A.
     let lower = text.to_lowercase();
     for marker in ["시리즈", "series"] {
@@ -764,6 +828,240 @@ fn quoted(headline: &str) -> Vec<String> {
     out
 }
 
+/// Places a headline may name: Korean regions, cities and districts (without `시`, `군`, `구`,
+/// `도`), countries and a few cities abroad. Two template twins often differ in nothing else
+/// (`광양항` / `군산항`, `일본 출시` / `태국 출시`).
+const PLACES: &[&str] = &[
+    "서울",
+    "부산",
+    "대구",
+    "인천",
+    "광주",
+    "대전",
+    "울산",
+    "세종",
+    "경기",
+    "강원",
+    "충북",
+    "충남",
+    "전북",
+    "전남",
+    "경북",
+    "경남",
+    "제주",
+    "충청북",
+    "충청남",
+    "전라북",
+    "전라남",
+    "경상북",
+    "경상남",
+    "수원",
+    "성남",
+    "용인",
+    "부천",
+    "남양주",
+    "안산",
+    "평택",
+    "안양",
+    "시흥",
+    "파주",
+    "김포",
+    "의정부",
+    "하남",
+    "이천",
+    "안성",
+    "양주",
+    "포천",
+    "의왕",
+    "군포",
+    "여주",
+    "양평",
+    "가평",
+    "과천",
+    "춘천",
+    "원주",
+    "강릉",
+    "속초",
+    "동해",
+    "삼척",
+    "청주",
+    "충주",
+    "제천",
+    "천안",
+    "아산",
+    "공주",
+    "보령",
+    "서산",
+    "논산",
+    "당진",
+    "군산",
+    "익산",
+    "정읍",
+    "남원",
+    "김제",
+    "목포",
+    "여수",
+    "순천",
+    "나주",
+    "광양",
+    "포항",
+    "김천",
+    "안동",
+    "영주",
+    "영천",
+    "문경",
+    "경산",
+    "창원",
+    "진주",
+    "통영",
+    "사천",
+    "김해",
+    "밀양",
+    "거제",
+    "서귀포",
+    "송도",
+    "판교",
+    "강남",
+    "서초",
+    "송파",
+    "마포",
+    "영등포",
+    "용산",
+    "성동",
+    "종로",
+    "해운대",
+    "미국",
+    "중국",
+    "일본",
+    "영국",
+    "독일",
+    "프랑스",
+    "인도",
+    "대만",
+    "베트남",
+    "태국",
+    "인도네시아",
+    "싱가포르",
+    "말레이시아",
+    "필리핀",
+    "호주",
+    "캐나다",
+    "멕시코",
+    "브라질",
+    "사우디",
+    "사우디아라비아",
+    "아랍에미리트",
+    "카타르",
+    "이스라엘",
+    "튀르키예",
+    "러시아",
+    "우크라이나",
+    "스페인",
+    "이탈리아",
+    "네덜란드",
+    "스웨덴",
+    "노르웨이",
+    "핀란드",
+    "덴마크",
+    "스위스",
+    "폴란드",
+    "이집트",
+    "몽골",
+    "카자흐스탄",
+    "우즈베키스탄",
+    "뉴질랜드",
+    "아르헨티나",
+    "칠레",
+    "유럽",
+    "중동",
+    "동남아",
+    "북미",
+    "남미",
+    "아프리카",
+    "홍콩",
+    "상하이",
+    "베이징",
+    "도쿄",
+    "오사카",
+    "뉴욕",
+    "런던",
+    "파리",
+    "베를린",
+    "텍사스",
+    "캘리포니아",
+    "실리콘밸리",
+];
+
+/// Cities whose names are also common words (`양산` mass production, `전주` the week before,
+/// `경주` a race, `고양이`): places only with their kind written (`양산시`).
+const PLACES_WITH_KIND: &[&str] = &[
+    "고양", "화성", "구리", "양산", "경주", "전주", "오산", "상주", "구미", "광명", "선전",
+];
+
+/// How a place's kind is written after its name.
+const PLACE_KINDS: &[&str] = &[
+    "시", "군", "구", "항", "공항", "시청", "시에", "시의", "시는", "시가",
+];
+
+/// What may follow a place's name in the same word: its kind (`시`, `항`), a particle.
+const PLACE_ENDINGS: &[&str] = &[
+    "",
+    "시",
+    "군",
+    "구",
+    "도",
+    "항",
+    "공항",
+    "특별시",
+    "광역시",
+    "시청",
+    "도청",
+    "구청",
+    "에",
+    "에서",
+    "서",
+    "의",
+    "은",
+    "는",
+    "이",
+    "가",
+    "과",
+    "와",
+    "로",
+    "으로",
+    "시에",
+    "시의",
+    "시는",
+    "시가",
+    "항에",
+    "항의",
+    "에도",
+    "판",
+];
+
+/// The places a headline names (see [`PLACES`]).
+fn places(headline: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in words_of(headline) {
+        let bare = PLACES.iter().find(|p| {
+            word.strip_prefix(**p)
+                .is_some_and(|rest| PLACE_ENDINGS.contains(&rest))
+        });
+        let with_kind = || {
+            PLACES_WITH_KIND.iter().find(|p| {
+                word.strip_prefix(**p)
+                    .is_some_and(|rest| PLACE_KINDS.contains(&rest))
+            })
+        };
+        if let Some(place) = bare.or_else(with_kind)
+            && !out.iter().any(|o| o == place)
+        {
+            out.push((*place).to_owned());
+        }
+    }
+    out
+}
+
 /// Titles a person is appointed to.
 const TITLES: &[&str] = &[
     "대표이사",
@@ -795,11 +1093,25 @@ const TITLES: &[&str] = &[
     "cfo",
     "최고경영자",
     "최고기술책임자",
+    "caio",
+    "최고ai책임자",
+    "책임자",
 ];
 
 /// People a headline names as appointed: `대표에 최동현 선임`, `지사장에 이용석`, `최동현을 대표로`.
 fn people(headline: &str) -> Vec<String> {
-    let words: Vec<String> = headline
+    // `최고AI책임자(CAIO)에`: what stands in brackets is said again, not part of the word.
+    let mut plain = String::with_capacity(headline.len());
+    let mut depth = 0usize;
+    for c in headline.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<String> = plain
         .split_whitespace()
         .map(|w| {
             w.trim_matches(|c: char| !c.is_alphanumeric())
@@ -835,20 +1147,22 @@ fn people(headline: &str) -> Vec<String> {
 /// The terms of a text, hashed: its Hangul runs' syllable pairs (a one-syllable run itself) and
 /// its other words — the search module's terms without single syllables, which every Korean
 /// text shares.
-fn terms(text: &str) -> HashSet<u64> {
-    let mut out = HashSet::new();
+fn terms(text: &str) -> Vec<u64> {
+    let mut out = Vec::new();
     for word in words_of(text) {
         let chars: Vec<char> = word.chars().collect();
         if chars.first().is_some_and(|c| is_hangul(*c)) && chars.len() > 1 {
             for pair in chars.windows(2) {
-                out.insert(super::fnv1a(
+                out.push(super::fnv1a(
                     pair.iter().flat_map(|c| (*c as u32).to_le_bytes()),
                 ));
             }
         } else {
-            out.insert(super::fnv1a(word.bytes()));
+            out.push(super::fnv1a(word.bytes()));
         }
     }
+    out.sort_unstable();
+    out.dedup();
     out
 }
 

@@ -231,6 +231,72 @@ async fn parse_prints_each_page_and_an_error_object_for_bad_ones() {
     );
 }
 
+/// `parse` says, for each item, which stored item it would be left out as the same story as,
+/// and why; with no database it says none and creates none.
+#[tokio::test]
+async fn parse_says_which_stored_story_each_item_repeats_and_why() {
+    let page = fixture_path("aitimes/article_214199.html");
+    let args = ["parse", "--json", page.to_str().unwrap()];
+    let empty = TestDb::new();
+    let out = briefbot(empty.dir.path(), &[], &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let parsed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let briefs = parsed["briefs"].as_array().unwrap();
+    assert!(!briefs.is_empty());
+    assert!(
+        briefs.iter().all(|b| b["same_story_as"].is_null()),
+        "{parsed}"
+    );
+    assert!(!empty.created(), "parse creates no database");
+
+    let (site, _discord, db, _addr) = world_for_run().await;
+    let scraped = briefbot(db.dir.path(), &[], &["scrape"]).await;
+    assert!(scraped.status.success(), "{}", stderr(&scraped));
+    assert!(site.hits("/news/articleView.html?idxno=214199") > 0);
+    let out = briefbot(db.dir.path(), &[], &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let parsed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    for brief in parsed["briefs"].as_array().unwrap() {
+        let same = &brief["same_story_as"];
+        assert!(
+            same["url"].as_str().unwrap().contains("idxno=21"),
+            "{brief}"
+        );
+        assert!(same["headline"].is_string() && same["published_at"].is_string());
+        assert!(
+            same["why"].as_str().unwrap().contains("of terms shared"),
+            "{brief}"
+        );
+    }
+    // The item 214199 repeats from 214145 is the story of the earlier issue.
+    assert!(
+        parsed["briefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["same_story_as"]["url"]
+                .as_str()
+                .unwrap()
+                .contains("idxno=214145")),
+        "{parsed}"
+    );
+    let text = briefbot(
+        db.dir.path(),
+        &[],
+        &args[..1]
+            .iter()
+            .chain(&args[2..])
+            .copied()
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(
+        stdout(&text).contains("left out where it was posted: '"),
+        "{}",
+        stdout(&text)
+    );
+}
+
 #[tokio::test]
 async fn parse_takes_the_address_a_local_file_came_from() {
     let db = TestDb::new();
