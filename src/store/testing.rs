@@ -106,8 +106,5 @@ pub async fn size_on_disk(store: &Store) -> Result<u64> {
 /// twins, subjects unwritten, and the rule's version 1, so the next open tells the stories apart
 /// again. What channels received and pending deliveries' frozen stories are left as they are.
 pub async fn as_previous_rule(store: &Store, merges: &[(i64, i64)]) -> Result<()> {
-    match &store.backend {
-        Backend::Sqlite(b) => b.as_previous_rule(merges).await,
-        Backend::Postgres(b) => b.as_previous_rule(merges).await,
-    }
+    each_backend!(store, as_previous_rule(merges))
 }

@@ -347,26 +347,6 @@ impl Backend {
         }))
     }
 
-    /// See [`crate::store::testing::as_previous_rule`].
-    pub(in crate::store) async fn as_previous_rule(&self, merges: &[(i64, i64)]) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        for (brief, story) in merges {
-            sqlx::query("UPDATE briefs SET story_id = $2 WHERE id = $1")
-                .bind(brief)
-                .bind(story)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("UPDATE briefs SET subject_key = ''")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE dedup_rule SET version = 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Tells the stories of every stored brief apart again with the current rule
     /// ([`dedup::RULE_VERSION`]) when the database was written by an earlier one, once, on open:
     /// each brief's subject is written, its story found again among the briefs stored before it,

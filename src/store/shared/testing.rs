@@ -45,3 +45,23 @@ pub async fn indexed_documents(b: &Backend) -> Result<i64> {
         .fetch_one(&b.pool)
         .await?)
 }
+
+/// See [`crate::store::testing::as_previous_rule`].
+pub async fn as_previous_rule(b: &Backend, merges: &[(i64, i64)]) -> Result<()> {
+    let mut tx = b.pool.begin().await?;
+    for (brief, story) in merges {
+        sqlx::query("UPDATE briefs SET story_id = $2 WHERE id = $1")
+            .bind(brief)
+            .bind(story)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE briefs SET subject_key = ''")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE dedup_rule SET version = 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
