@@ -1,4 +1,5 @@
-//! The near-duplicate rule on the labelled pairs (`tests/fixtures/dedup/pairs.jsonl`): precision
+//! The near-duplicate rule on the labelled pairs (`tests/fixtures/dedup/`, the development set
+//! and the held-out one): precision
 //! and recall of "same story" per category, the previous rule (character 3-grams alone) beside
 //! the current one (who and how much, `dedup::story`), and what one comparison costs.
 //!
@@ -14,27 +15,35 @@ mod pairs;
 fn main() {
     let show_wrong = std::env::args().any(|a| a == "--wrong");
     let pairs = pairs::pairs();
-    let (before, wrong_before) = pairs::score(&pairs, |a, b| {
-        let same = dedup::ngram_briefs_match(
-            &dedup::shingles_of_brief(&a.headline, &a.summary),
-            &dedup::shingles_of_brief(&b.headline, &b.summary),
-        );
-        (same, String::new())
-    });
-    let (now, wrong_now) = pairs::score(&pairs, |a, b| {
-        let verdict = dedup::same_story(
-            &Story::of(&a.headline, &a.summary),
-            &Story::of(&b.headline, &b.summary),
-        );
-        (verdict.is_same(), verdict.reason().to_owned())
-    });
-    println!("{} labelled pairs\n", pairs.len());
-    println!("{}", pairs::table(&before, &now));
-    if show_wrong {
-        println!("wrong before:");
-        wrong_before.iter().for_each(|w| println!("  {w}"));
-        println!("wrong now:");
-        wrong_now.iter().for_each(|w| println!("  {w}"));
+    for (name, set) in [
+        ("development set, tests/fixtures/dedup/pairs.jsonl", &pairs),
+        (
+            "held-out set, tests/fixtures/dedup/holdout.jsonl",
+            &pairs::holdout(),
+        ),
+    ] {
+        let (before, wrong_before) = pairs::score(set, |a, b| {
+            let same = dedup::ngram_briefs_match(
+                &dedup::shingles_of_brief(&a.headline, &a.summary),
+                &dedup::shingles_of_brief(&b.headline, &b.summary),
+            );
+            (same, String::new())
+        });
+        let (now, wrong_now) = pairs::score(set, |a, b| {
+            let verdict = dedup::same_story(
+                &Story::of(&a.headline, &a.summary),
+                &Story::of(&b.headline, &b.summary),
+            );
+            (verdict.is_same(), verdict.reason().to_owned())
+        });
+        println!("{name}: {} labelled pairs\n", set.len());
+        println!("{}", pairs::table(&before, &now));
+        if show_wrong {
+            println!("wrong before:");
+            wrong_before.iter().for_each(|w| println!("  {w}"));
+            println!("wrong now:");
+            wrong_now.iter().for_each(|w| println!("  {w}"));
+        }
     }
 
     // What a check costs: a stored item's story read again and compared (the store does this

@@ -72,6 +72,7 @@ pub fn restory<'a>(
 ) -> Vec<(i64, String)> {
     use std::collections::HashMap;
     const CANDIDATES: usize = 16;
+    const SUBJECT_CANDIDATES: usize = 8;
     let mut by_headline: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_band: HashMap<i64, Vec<usize>> = HashMap::new();
@@ -97,7 +98,7 @@ pub fn restory<'a>(
                 by_subject
                     .get(&prints.subject_key)
                     .into_iter()
-                    .flat_map(|v| v.iter().rev().take(CANDIDATES)),
+                    .flat_map(|v| v.iter().rev().take(SUBJECT_CANDIDATES)),
             );
         }
         let mut story = id;

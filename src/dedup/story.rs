@@ -23,8 +23,9 @@
 //! shown costs them the news. The thresholds are held to the labelled pairs of
 //! `tests/fixtures/dedup/` (`tests/it/dedup.rs`; BENCHMARKS.md, "Same story or another").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::LazyLock;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -270,9 +271,16 @@ impl fmt::Display for Verdict {
 impl Story {
     /// The story of a brief item (or of an issue's lead: its title and lead text).
     pub fn of(headline: &str, summary: &str) -> Self {
-        let headline = strip_tag(headline);
+        // Normalized once here: everything below reads NFKC text (a stored item is read again
+        // for every check it is a candidate of, so its cost counts).
+        let headline = nfkc(strip_tag(headline));
+        let summary = nfkc(summary);
+        let headline = headline.as_ref();
+        let summary = summary.as_ref();
         let (subject, subject_shown) = subject(headline);
-        let words = words_of(&format!("{headline} {summary}"));
+        let headline_words = words_of(headline);
+        let mut words = headline_words.clone();
+        words.extend(words_of(summary));
         let mut numbers = BTreeMap::new();
         let mut headline_numbers = BTreeMap::new();
         for (unit, q) in quantities(headline) {
@@ -288,13 +296,13 @@ impl Story {
         Self {
             subject,
             subject_shown,
-            names: names(headline),
+            names: names(headline, &headline_words),
             quoted: quoted(headline),
+            terms: terms(&words),
+            headline_terms: terms(&headline_words),
             words,
             numbers,
             headline_numbers,
-            terms: terms(&format!("{headline} {summary}")),
-            headline_terms: terms(headline),
         }
     }
 
@@ -508,6 +516,39 @@ fn resemblance(a: &[u64], b: &[u64]) -> (f64, f64) {
     (common / union, common / a.len().min(b.len()) as f64)
 }
 
+/// A text's characters lowercased; ASCII and Hangul (most of every item) without Unicode's
+/// tables, which the comparison of each candidate would otherwise spend most of its time in.
+fn lowered(text: &str) -> Vec<char> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if is_hangul(c) {
+            out.push(c);
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Whether a character is a letter or digit, ASCII and Hangul answered first.
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else {
+        is_hangul(c) || c.is_alphanumeric()
+    }
+}
+
+/// NFKC of a text, borrowed when it is NFKC already (most Korean and English text is).
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    match unicode_normalization::is_nfkc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(text),
+        _ => std::borrow::Cow::Owned(text.nfkc().collect()),
+    }
+}
+
 /// A headline without a leading bracketed tag (`[단독]`, `[12월3일]`, `[게시판]`).
 fn strip_tag(headline: &str) -> &str {
     let trimmed = headline.trim_start_matches(['■', ' ']).trim();
@@ -529,11 +570,11 @@ fn joins(c: char) -> bool {
     matches!(c, '-' | '.' | '&' | '+')
 }
 
-/// The words of a text: NFKC, lowercased, split where Hangul meets other letters (`SK하이닉스`
+/// The words of a text (NFKC already, see [`nfkc`]): lowercased, split where Hangul meets other letters (`SK하이닉스`
 /// → `sk`, `하이닉스`) and at anything that is neither letter nor digit (a `-`, `.`, `&` or `+`
 /// between two letters or digits stays: `gpt-4.1`), a few short forms made one.
 fn words_of(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.nfkc().flat_map(char::to_lowercase).collect();
+    let chars = lowered(text);
     let mut words = Vec::new();
     let mut current = String::new();
     let mut hangul = false;
@@ -543,12 +584,12 @@ fn words_of(text: &str) -> Vec<String> {
             && !hangul
             && chars
                 .get(i + 1)
-                .is_some_and(|n| n.is_alphanumeric() && !is_hangul(*n));
+                .is_some_and(|n| is_word_char(*n) && !is_hangul(*n));
         if inner_join {
             current.push(c);
             continue;
         }
-        if c.is_alphanumeric() {
+        if is_word_char(c) {
             let h = is_hangul(c);
             if !current.is_empty() && h != hangul {
                 words.push(std::mem::take(&mut current));
@@ -566,10 +607,13 @@ fn words_of(text: &str) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        if let Some(next) = words.get(i + 1) {
+        let hangul_at = |w: &str| w.chars().next().is_some_and(is_hangul);
+        if let Some(next) = words.get(i + 1)
+            && hangul_at(&words[i]) != hangul_at(next)
+        {
             let joined = format!("{}{next}", words[i]);
-            if let Some(row) = ALIASES.iter().find(|row| row.contains(&joined.as_str())) {
-                out.push(row[0].to_owned());
+            if let Some(first) = aliases().get(joined.as_str()) {
+                out.push((*first).to_owned());
                 i += 2;
                 continue;
             }
@@ -583,20 +627,49 @@ fn words_of(text: &str) -> Vec<String> {
 /// A word in its row's first form (see [`ALIASES`]); a Hangul word that begins with a long form
 /// keeps what follows it (a particle).
 fn canonical(word: &str) -> String {
-    for row in ALIASES {
-        for form in row.iter() {
-            if word == *form {
-                return row[0].to_owned();
-            }
-            if form.chars().next().is_some_and(is_hangul)
-                && let Some(rest) = word.strip_prefix(form)
-                && PARTICLES.contains(&rest)
-            {
-                return format!("{}{rest}", row[0]);
-            }
+    let aliases = aliases();
+    if let Some(first) = aliases.get(word) {
+        return (*first).to_owned();
+    }
+    let Some(initial) = word.chars().next().filter(|c| is_hangul(*c)) else {
+        return word.to_owned();
+    };
+    for form in hangul_forms().get(&initial).into_iter().flatten() {
+        if let Some(rest) = word.strip_prefix(form)
+            && PARTICLES.contains(&rest)
+            && let Some(first) = aliases.get(form)
+        {
+            return format!("{first}{rest}");
         }
     }
     word.to_owned()
+}
+
+/// The Hangul forms of [`ALIASES`] by their first syllable: a word is checked against the few
+/// that begin as it does.
+fn hangul_forms() -> &'static HashMap<char, Vec<&'static str>> {
+    static FORMS: LazyLock<HashMap<char, Vec<&'static str>>> = LazyLock::new(|| {
+        let mut forms: HashMap<char, Vec<&'static str>> = HashMap::new();
+        for form in ALIASES.iter().flat_map(|row| row.iter()) {
+            if let Some(first) = form.chars().next().filter(|c| is_hangul(*c)) {
+                forms.entry(first).or_default().push(form);
+            }
+        }
+        forms
+    });
+    &FORMS
+}
+
+/// Every form of [`ALIASES`], with the first of its row: looked up for every word of every item
+/// compared, so built once.
+fn aliases() -> &'static HashMap<&'static str, &'static str> {
+    static ALIAS_MAP: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+        ALIASES
+            .iter()
+            .flat_map(|row| row.iter().map(|form| (*form, row[0])))
+            .collect()
+    });
+    &ALIAS_MAP
 }
 
 /// A Hangul word without its particle, when at least two syllables remain.
@@ -690,8 +763,8 @@ fn subject(headline: &str) -> (Vec<String>, String) {
 /// Named things of a headline: Latin words written in capitals (`AMD`, `KT`), in mixed case
 /// (`OpenAI`, `ChatGPT`) or with a digit (`GPT-5`, `H100`, `HBM3E`), and investment rounds
 /// (`시리즈C`, `Series C`); generic words left out. Normalized as [`words_of`] writes them.
-fn names(headline: &str) -> BTreeSet<String> {
-    let text: String = headline.nfkc().collect();
+fn names(headline: &str, words: &[String]) -> BTreeSet<String> {
+    let text = headline;
     let mut out = BTreeSet::new();
     let chars: Vec<char> = text.chars().collect();
     // A headline in capitals (`NVIDIA'S Q2 REVENUE HITS`) says nothing by its capitals.
@@ -765,12 +838,12 @@ fn names(headline: &str) -> BTreeSet<String> {
             && !glued_to_hangul)
             .then_some(lower);
     }
-    out.extend(people(&text));
-    out.extend(places(&text));
+    out.extend(people(text));
+    out.extend(places(words));
     // A short quoted phrase is a product's or a company's name (`'수노'`, `'클립메이트'`); a longer
     // one may be somebody's words, which outlets render differently (only evidence, see `quoted`).
     out.extend(
-        quoted(&text)
+        quoted(text)
             .into_iter()
             .filter(|q| q.split(' ').count() <= 2 && q.chars().count() <= 10),
     );
@@ -1040,20 +1113,24 @@ const PLACE_ENDINGS: &[&str] = &[
 ];
 
 /// The places a headline names (see [`PLACES`]).
-fn places(headline: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for word in words_of(headline) {
-        let bare = PLACES.iter().find(|p| {
-            word.strip_prefix(**p)
-                .is_some_and(|rest| PLACE_ENDINGS.contains(&rest))
-        });
-        let with_kind = || {
-            PLACES_WITH_KIND.iter().find(|p| {
-                word.strip_prefix(**p)
-                    .is_some_and(|rest| PLACE_KINDS.contains(&rest))
-            })
-        };
-        if let Some(place) = bare.or_else(with_kind)
+fn places(words: &[String]) -> Vec<String> {
+    static BARE: LazyLock<HashSet<&'static str>> =
+        LazyLock::new(|| PLACES.iter().copied().collect());
+    static WITH_KIND: LazyLock<HashSet<&'static str>> =
+        LazyLock::new(|| PLACES_WITH_KIND.iter().copied().collect());
+    let mut out: Vec<String> = Vec::new();
+    for word in words {
+        let found = PLACE_ENDINGS
+            .iter()
+            .filter_map(|end| word.strip_suffix(end))
+            .find_map(|stem| BARE.get(stem))
+            .or_else(|| {
+                PLACE_KINDS
+                    .iter()
+                    .filter_map(|kind| word.strip_suffix(kind))
+                    .find_map(|stem| WITH_KIND.get(stem))
+            });
+        if let Some(place) = found
             && !out.iter().any(|o| o == place)
         {
             out.push((*place).to_owned());
@@ -1144,12 +1221,12 @@ fn people(headline: &str) -> Vec<String> {
     out
 }
 
-/// The terms of a text, hashed: its Hangul runs' syllable pairs (a one-syllable run itself) and
+/// The terms of a text's words, hashed: its Hangul runs' syllable pairs (a one-syllable run itself) and
 /// its other words — the search module's terms without single syllables, which every Korean
 /// text shares.
-fn terms(text: &str) -> Vec<u64> {
+fn terms(words: &[String]) -> Vec<u64> {
     let mut out = Vec::new();
-    for word in words_of(text) {
+    for word in words {
         let chars: Vec<char> = word.chars().collect();
         if chars.first().is_some_and(|c| is_hangul(*c)) && chars.len() > 1 {
             for pair in chars.windows(2) {
@@ -1186,7 +1263,7 @@ const SCALES: &[(&str, f64)] = &[
 /// The numbers of a text with the unit each is compared in. A number that is part of a name
 /// (`GPT-5`, `H100`, `HBM3E`, `4o`) is not a number here; `Q3` and `3Q` are the third quarter.
 fn quantities(text: &str) -> Vec<(String, Quantity)> {
-    let chars: Vec<char> = text.nfkc().flat_map(char::to_lowercase).collect();
+    let chars = lowered(text);
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -1391,15 +1468,18 @@ mod tests {
         assert!(values("GPT-5 공개").is_empty());
         assert!(values("H100 공급, HBM3E, GPT-4o").is_empty());
         assert_eq!(
-            names("오픈AI, GPT-4.1 공개"),
+            names("오픈AI, GPT-4.1 공개", &words_of("오픈AI, GPT-4.1 공개")),
             BTreeSet::from(["gpt-4.1".into()])
         );
         assert_eq!(
-            names("KT·AMD, AI 협력"),
+            names("KT·AMD, AI 협력", &words_of("KT·AMD, AI 협력")),
             BTreeSet::from(["amd".into(), "kt".into()])
         );
         assert_eq!(
-            names("업스테이지, 시리즈C 1000억원 투자 유치"),
+            names(
+                "업스테이지, 시리즈C 1000억원 투자 유치",
+                &words_of("업스테이지, 시리즈C 1000억원 투자 유치")
+            ),
             BTreeSet::from(["시리즈 c".into()])
         );
     }

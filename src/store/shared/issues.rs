@@ -688,6 +688,10 @@ async fn insert_issue_url(
     Ok(())
 }
 
+/// How many of the newest items of the same subject are compared (besides the LSH candidates):
+/// a rewording whose characters moved too much for the bands is usually recent.
+const SUBJECT_CANDIDATES: i64 = 8;
+
 /// The stored brief that tells the same story as `prints`, its story and why: candidates of the
 /// same headline, of shared LSH bands and of the same subject, compared by [`dedup::same_story`]
 /// (a same headline is the same story unless its numbers or names contradict).
@@ -706,7 +710,7 @@ async fn story_of(
             "SELECT id FROM briefs WHERE subject_key = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(&prints.subject_key)
-        .bind(MAX_CANDIDATES)
+        .bind(SUBJECT_CANDIDATES)
         .fetch_all(&mut *conn)
         .await?;
         ids.extend(same_subject);

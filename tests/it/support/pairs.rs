@@ -142,7 +142,7 @@ pub fn table(before: &BTreeMap<String, Score>, after: &BTreeMap<String, Score>) 
             was.false_same,
             now.false_same,
             recall(&was),
-            recall(&now),
+            recall(now),
             percent(was.precision()),
             percent(now.precision()),
         ));
