@@ -306,6 +306,25 @@ impl Story {
         }
     }
 
+    /// Whether an item with this headline and summary could tell the same story at all: enough
+    /// of its terms, or of its headline's, are shared for the lowest bar [`compare`] has. Costs
+    /// half of [`Story::of`], so candidates with little in common are passed over before the
+    /// rest of their story (names, numbers, places) is read.
+    pub fn may_share_story(&self, headline: &str, summary: &str) -> bool {
+        let headline = nfkc(strip_tag(headline));
+        let summary = nfkc(summary);
+        let headline_words = words_of(&headline);
+        let mut words = headline_words.clone();
+        words.extend(words_of(&summary));
+        let other = terms(&words);
+        let (jaccard, containment) = resemblance(&self.terms, &other);
+        let (headlines, _) = resemblance(&self.headline_terms, &terms(&headline_words));
+        let shorter = self.terms.len().min(other.len());
+        jaccard >= TERMS_JACCARD_WITH_EVIDENCE
+            || headlines >= HEADLINE_JACCARD_WITH_EVIDENCE
+            || (containment >= TERMS_CONTAINMENT && shorter >= MIN_CONTAINED_TERMS)
+    }
+
     /// The key under which stories of one subject are found again: its words joined, or empty
     /// when it has none.
     pub fn subject_key(&self) -> String {
@@ -1499,6 +1518,47 @@ mod tests {
 
     fn verdict(a: (&str, &str), b: (&str, &str)) -> Verdict {
         compare(&Story::of(a.0, a.1), &Story::of(b.0, b.1))
+    }
+
+    #[test]
+    fn a_candidate_passed_over_for_too_little_in_common_is_never_the_same_story() {
+        let pairs = [
+            (
+                (
+                    "삼성전자, 3분기 영업이익 10조원 돌파",
+                    "삼성전자가 3분기 영업이익 10조원을 넘어섰다고 밝혔습니다.",
+                ),
+                (
+                    "삼성전자 3분기 영업이익 10조원 넘어",
+                    "삼성전자의 3분기 영업이익이 10조 원을 넘었다고 밝혔습니다.",
+                ),
+            ),
+            (
+                (
+                    "오픈AI, 오픈라우터서 'GPT-5.6' 반값 할인",
+                    "개발자를 잡기 위한 할인입니다.",
+                ),
+                (
+                    "오픈AI, 오픈라우터서 'GPT-5.6' 절반가 할인...앤트로픽 사용량 2배 넘어",
+                    "할인을 시작했다.",
+                ),
+            ),
+            (
+                (
+                    "네이버, 사우디에 디지털 트윈 플랫폼 구축",
+                    "네이버가 사우디아라비아 주택부와 함께 5개 도시를 디지털 트윈으로 구축합니다.",
+                ),
+                (
+                    "삼성전자, HBM3E 엔비디아 품질 테스트 통과",
+                    "삼성전자가 5세대 고대역폭메모리를 엔비디아에 공급합니다.",
+                ),
+            ),
+        ];
+        for ((ah, asum), (bh, bsum)) in pairs {
+            let a = Story::of(ah, asum);
+            let same = compare(&a, &Story::of(bh, bsum)).is_same();
+            assert!(a.may_share_story(bh, bsum) || !same, "{ah} / {bh}");
+        }
     }
 
     #[test]

@@ -724,13 +724,15 @@ async fn story_of(
     )
     .await?;
     for (id, story, headline, summary) in rows {
+        let same_headline = dedup::headline_key(&headline) == prints.headline_key;
+        if !same_headline && !prints.story.may_share_story(&headline, &summary) {
+            continue;
+        }
         let verdict = dedup::same_story(&prints.story, &dedup::Story::of(&headline, &summary));
         if verdict.is_same() {
             return Ok(Some((id, story, verdict.reason().to_owned())));
         }
-        if dedup::headline_key(&headline) == prints.headline_key
-            && matches!(verdict, dedup::Verdict::Unlike(_))
-        {
+        if same_headline && matches!(verdict, dedup::Verdict::Unlike(_)) {
             return Ok(Some((id, story, "the same headline".to_owned())));
         }
     }
