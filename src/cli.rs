@@ -177,6 +177,15 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         }
         .into());
     };
+    // One process per SQLite file (SPEC §7), taken before anything touches the database.
+    let _run_lock = match Store::lock_for_run(&settings.database_url) {
+        Ok(lock) => lock,
+        Err(e @ crate::store::StoreError::InUse(_)) => {
+            eprintln!("briefbot: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let store = Store::open(&settings.database_url).await?;
     tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
     // Bound before any work starts, so an address in use stops start-up cleanly.

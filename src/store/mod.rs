@@ -44,6 +44,13 @@ pub enum StoreError {
     /// `briefbot migrate --from` cannot copy: why.
     #[error("{0}")]
     Copy(String),
+    /// Another process runs on this SQLite file (SPEC §7: one process per file): the whole line
+    /// to show.
+    #[error("{0}")]
+    InUse(String),
+    /// The lock file of a SQLite database cannot be used.
+    #[error("{0}")]
+    Lock(String),
     /// Something the store's own rules say cannot happen did: a bug, reported as one.
     #[error("store invariant broken: {0}")]
     Invariant(&'static str),
@@ -153,6 +160,19 @@ impl Store {
         Self::open(url).await
     }
 
+    /// Makes this process the one `briefbot run` on a SQLite database file, for as long as the
+    /// returned lock lives (until the process ends, however it ends): [`StoreError::InUse`]
+    /// when another process is. Nothing to lock on PostgreSQL, which several processes share
+    /// through the scheduler lease.
+    pub fn lock_for_run(url: &DatabaseUrl) -> Result<RunLock> {
+        Ok(RunLock {
+            _held: match url {
+                DatabaseUrl::Sqlite(s) => sqlite::lock_file(s)?,
+                DatabaseUrl::Postgres(_) => None,
+            },
+        })
+    }
+
     /// A private in-memory SQLite database.
     pub async fn open_in_memory() -> Result<Self> {
         Ok(Self {
@@ -193,6 +213,12 @@ impl Store {
     ) -> Result<Vec<search::Hit>> {
         Ok(self.search_page(query, source, limit, offset).await?.hits)
     }
+}
+
+/// What [`Store::lock_for_run`] holds: keep it for the life of the process.
+#[derive(Debug)]
+pub struct RunLock {
+    _held: Option<sqlite::FileLock>,
 }
 
 /// The right to be the one process that polls the sources and posts the deliveries (SPEC §7).

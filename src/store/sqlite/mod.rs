@@ -51,6 +51,45 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
     })
 }
 
+/// The lock of one `briefbot run` on a database file (SPEC §7: one process per SQLite file):
+/// an exclusive advisory lock (`flock`) on `<file>.lock` beside it. The operating system frees
+/// it when the process ends, however it ends (a crash, SIGKILL), so it never goes stale.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+/// Takes [`FileLock`] for the database `url` names; `Ok(None)` for an in-memory database, and
+/// [`StoreError::InUse`] when another process holds it.
+pub fn lock_file(url: &str) -> Result<Option<FileLock>> {
+    let options = options(url)?;
+    let path = options.get_filename();
+    if path.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = std::path::PathBuf::from(lock);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| StoreError::Lock(format!("cannot open {}: {e}", lock.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(FileLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "another `briefbot run` is using the database {} (it holds {}); one process per SQLite file: stop the other first, or use PostgreSQL for several",
+            path.display(),
+            lock.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Lock(format!(
+            "cannot lock {}: {e}",
+            lock.display()
+        ))),
+    }
+}
+
 impl Backend {
     /// Opens (creating it if missing) and migrates the database file.
     pub async fn open(url: &str) -> Result<Self> {
