@@ -809,6 +809,99 @@ async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_
     assert_eq!(titles, ["\\[테스트\\] 이슈 1", "\\[테스트\\] 이슈 2"]);
 }
 
+/// Issue 19, item 1: a channel paused by 403s, the hourly prune a day later, then `/subscribe`
+/// to resume it. The failed delivery's frozen messages were pruned with every finished
+/// delivery's, its stories were not, and the resume read "stories, no parts" as every part
+/// posted: `sent`, nothing in the channel, its stories remembered there. Now a delivery that can
+/// still be resumed keeps its messages.
+#[tokio::test]
+async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_once() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[403, 403, 403]);
+    let steps = drain(&mut deliverer(store, discord)).await;
+    assert!(
+        steps.iter().any(|s| matches!(s, Step::Paused { .. })),
+        "{steps:?}"
+    );
+    assert_eq!(discord.messages(200).len(), 1);
+
+    // The prune as it runs 30 hours later.
+    let now = briefbot::store::now();
+    store
+        .prune(now + chrono::Duration::hours(30))
+        .await
+        .unwrap();
+    let paused = store.delivery_counts().await.unwrap();
+    assert_eq!(paused, [("failed".to_owned(), 1), ("sent".to_owned(), 1)]);
+    let failed = store.due_delivery(now, &[]).await.unwrap();
+    assert!(failed.is_none(), "a failed delivery is not due");
+    assert!(
+        store
+            .frozen(1)
+            .await
+            .unwrap()
+            .is_some_and(|f| !f.parts.is_empty()),
+        "a delivery that can still be resumed keeps its frozen messages"
+    );
+    let resumed = store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed,
+        briefbot::store::outbox::Subscribed::Resumed { owed: 1 }
+    );
+    drain(&mut deliverer(store, discord)).await;
+
+    let titles: Vec<String> = discord
+        .messages(100)
+        .iter()
+        .map(|m| m.embeds()[0]["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["\\[테스트\\] 이슈 1"]);
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("sent".to_owned(), 2)]
+    );
+    // Still kept past the catch-up window by nothing: a month on, it goes like the others.
+    let pruned = store.prune(now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(pruned.deliveries, 2);
+}
+
+/// Issue 19, item 1: a delivery with stories but no frozen messages (what the prune of the
+/// version before left) is frozen again and posted, never read as posted.
+#[tokio::test]
+async fn a_delivery_whose_frozen_messages_are_gone_is_frozen_again_not_read_as_posted() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[403, 403, 403]);
+    drain(&mut deliverer(store, discord)).await;
+    briefbot::store::testing::forget_parts(store, 1)
+        .await
+        .unwrap();
+
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    let steps = drain(&mut deliverer(store, discord)).await;
+
+    assert_eq!(
+        steps,
+        [Step::Sent {
+            delivery: 1,
+            parts: 1
+        }]
+    );
+    assert_eq!(discord.messages(100).len(), 1);
+}
+
 #[tokio::test]
 async fn posts_owed_to_a_removed_channel_are_cancelled() {
     let w = World::new(&[]).await;

@@ -294,6 +294,11 @@ impl Backend {
         .bind(delivery_id)
         .fetch_all(&self.pool)
         .await?;
+        if rows.is_empty() {
+            // Stories but no messages (pruned by a version before issue 19): not frozen, so
+            // never read as "every part posted"; `freeze` fixes its messages again.
+            return Ok(None);
+        }
         let corrupt = |e: serde_json::Error| {
             StoreError::Corrupt(format!("frozen delivery {delivery_id}: {e}"))
         };
@@ -323,7 +328,9 @@ impl Backend {
         let mut tx = begin_write(&self.pool).await?;
         let frozen = sqlx::query(
             "UPDATE deliveries SET stories = $2
-             WHERE id = $1 AND status = 'pending' AND stories IS NULL",
+             WHERE id = $1 AND status = 'pending'
+               AND (stories IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM delivery_parts WHERE delivery_id = $1))",
         )
         .bind(d.id)
         .bind(serde_json::to_string(stories).unwrap_or_else(|_| "[]".to_owned()))
@@ -645,12 +652,20 @@ impl Backend {
                     .rows_affected(),
             )
         };
-        pruned.parts = run(
+        // A failed delivery of a new issue keeps its messages for as long as `/subscribe` can
+        // resume it (its issue within the catch-up window): the resume posts exactly those.
+        pruned.parts = sqlx::query(
             "DELETE FROM delivery_parts WHERE delivery_id IN (
-                 SELECT id FROM deliveries WHERE status <> 'pending' AND finished_at < $1)",
-            at - PARTS_MEMORY,
+                 SELECT d.id FROM deliveries d JOIN issues i ON i.id = d.issue_id
+                 WHERE d.status <> 'pending' AND d.finished_at < $1
+                   AND NOT (d.status = 'failed' AND d.kind = 'new'
+                            AND COALESCE(i.published_at, i.first_seen_at) >= $2))",
         )
-        .await?;
+        .bind(at - PARTS_MEMORY)
+        .bind(at - CATCH_UP)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         pruned.deliveries = run(
             "DELETE FROM deliveries WHERE status <> 'pending' AND finished_at < $1",
             at - DELIVERY_MEMORY,
