@@ -82,6 +82,9 @@ pub enum Step {
     Failed { delivery: i64, reason: String },
     /// Discord rejects the bot's token (401): nothing can be posted until it is replaced.
     Unauthorized,
+    /// This process may not post now (its scheduler lease is lost, or not renewed in time):
+    /// the delivery is left as it is, a part in doubt to be looked for by whoever posts next.
+    NotLeading { delivery: Option<i64> },
 }
 
 /// Why a post failed.
@@ -158,6 +161,9 @@ impl Deliverer {
     /// Delivers (or puts off) the next due delivery: its frozen parts not yet posted, each
     /// in-doubt one looked for in the channel first.
     pub async fn step(&mut self) -> Result<Step, StoreError> {
+        if !self.store.may_post() {
+            return Ok(Step::NotLeading { delivery: None });
+        }
         let now = store::now();
         // A channel waiting on its own limit must not hold back the others; when only such
         // channels have posts due, the one due first waits its turn.
@@ -207,6 +213,13 @@ impl Deliverer {
                     Err(e) => return self.put_off(&d, e).await,
                 }
             }
+            // Between parts, and again right before the POST (the pacer may have waited, the
+            // process may have been frozen): a process that may no longer post stops here.
+            if !self.store.may_post() {
+                return Ok(Step::NotLeading {
+                    delivery: Some(d.id),
+                });
+            }
             if !self
                 .store
                 .record_attempt(d.id, part.part, store::now())
@@ -216,6 +229,11 @@ impl Deliverer {
                 return Ok(Step::Skipped { delivery: d.id });
             }
             self.pacer.wait(d.channel_id).await;
+            if !self.store.may_post() {
+                return Ok(Step::NotLeading {
+                    delivery: Some(d.id),
+                });
+            }
             let nonce = nonce(d.id, part.part);
             match post(&self.http, d.channel_id, &part.message, &nonce).await {
                 Ok(id) => {
@@ -658,6 +676,11 @@ pub async fn run(deliverer: &mut Deliverer, mut shutdown: watch::Receiver<bool>)
                 // A 401 does not go away: the token must be replaced, which takes a restart.
                 let _ = shutdown.wait_for(|stop| *stop).await;
                 break;
+            }
+            Ok(Step::NotLeading { .. }) | Err(StoreError::LeaseLost) => {
+                // The lease is being renewed, or lost: the leader's task stops this loop then.
+                tracing::debug!("not posting: this process does not hold the scheduler lease now");
+                true
             }
             Ok(_) => false,
             Err(e) => {

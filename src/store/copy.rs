@@ -204,6 +204,14 @@ impl Store {
 
 async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Copied> {
     let mut tx = target.pool().begin().await?;
+    // The copy reads each SQLite table while its transaction waits, and inserts in large
+    // batches: neither bound of the pool's connections applies to it.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     let occupied: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM issues) OR EXISTS (SELECT 1 FROM subscriptions)",
     )

@@ -37,6 +37,10 @@ pub struct Backend {
     pool: Pool,
 }
 
+/// The lease row of a fencing token, read inside a write transaction (`begin_fenced`): SQLite's
+/// write lock already serializes it with every other writer.
+const FENCE_CHECK: &str = "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1";
+
 /// A transaction that holds SQLite's write lock from its start: two writers that both read
 /// before writing (two sources recording the same issue) are serialized, instead of both reading
 /// "not stored" and one failing on commit.
@@ -136,11 +140,25 @@ impl Backend {
         &self.pool
     }
 
-    // Channels in `busy` are passed as one JSON array: SQLite has no array parameters.
+    /// Takes the scheduler lease: always granted (this process owns the file), with the next
+    /// generation, so a write of an earlier run's work in this database is refused as it
+    /// would be on PostgreSQL.
+    pub async fn take_lease(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "UPDATE scheduler_lease SET generation = generation + 1 WHERE id = 1
+             RETURNING generation",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    // Channels in `busy` are passed as one JSON array: SQLite has no array parameters. Nothing
+    // is claimed (one process), so nothing is fenced: the writes that follow are.
     pub async fn due_delivery(
         &self,
         at: DateTime<Utc>,
         busy: &[i64],
+        _fence: Option<i64>,
     ) -> Result<Option<DueDelivery>> {
         let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned());
         Ok(sqlx::query_as(

@@ -4,6 +4,7 @@
 #[path = "../../../benches/common/mod.rs"]
 pub mod common;
 pub mod discord;
+pub mod proxy;
 pub mod site;
 
 use std::path::PathBuf;
