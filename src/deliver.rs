@@ -175,6 +175,19 @@ impl Deliverer {
         let Some(d) = due else {
             return Ok(Step::Idle);
         };
+        match self.deliver(&d, now).await {
+            Err(e) if of_this_delivery(&e) => self.store_failed(&d, &e).await,
+            step => step,
+        }
+    }
+
+    /// Delivers (or puts off) one due delivery.
+    async fn deliver(
+        &mut self,
+        d: &DueDelivery,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Step, StoreError> {
+        let d = d.clone();
         let frozen = match self.store.frozen(d.id).await? {
             Some(frozen) => frozen,
             None => match self.freeze(&d).await? {
@@ -266,6 +279,38 @@ impl Deliverer {
         Ok(Step::Sent {
             delivery: d.id,
             parts: frozen.parts.len(),
+        })
+    }
+
+    /// A store error that belongs to this delivery (its frozen messages unreadable, a key
+    /// clash): the delivery backs off on its own like a failing post, and fails with the
+    /// reason after [`MAX_STORE_FAILURES`] tries, so the deliveries behind it go on (before,
+    /// the same delivery was picked again a second later, for ever, and every channel waited).
+    async fn store_failed(&mut self, d: &DueDelivery, e: &StoreError) -> Result<Step, StoreError> {
+        let reason = format!("cannot be posted: {e}");
+        if d.attempts + 1 >= MAX_STORE_FAILURES {
+            tracing::error!(delivery = d.id, channel = d.channel_id, %reason, "delivery failed");
+            self.store.fail_delivery(d, &reason).await?;
+            return Ok(Step::Failed {
+                delivery: d.id,
+                reason,
+            });
+        }
+        let factor = 1u32 << d.attempts.clamp(0, 16);
+        let after = self
+            .settings
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.settings.max_retry);
+        let not_before =
+            store::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        self.store
+            .retry_delivery(d.id, not_before, &reason, Failure::Other)
+            .await?;
+        tracing::warn!(delivery = d.id, channel = d.channel_id, %reason, ?after, "delivery put off");
+        Ok(Step::Retry {
+            delivery: d.id,
+            after,
         })
     }
 
@@ -470,6 +515,24 @@ impl Deliverer {
             delivery: d.id,
             after,
         })
+    }
+}
+
+/// How many tries a delivery whose own stored data fails ([`of_this_delivery`]) gets before it
+/// fails for good.
+pub const MAX_STORE_FAILURES: i64 = 5;
+
+/// Whether a store error belongs to the delivery being posted (its stored data cannot be read
+/// or written as it is), not to the database as a whole (down, slow, the lease lost), which
+/// every delivery would meet alike.
+fn of_this_delivery(e: &StoreError) -> bool {
+    match e {
+        StoreError::Corrupt(_) | StoreError::Invariant(_) => true,
+        StoreError::Sql(sqlx::Error::Database(db)) => {
+            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+        }
+        StoreError::Sql(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
+        _ => false,
     }
 }
 

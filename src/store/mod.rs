@@ -18,7 +18,9 @@ use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 pub use copy::Copied;
-use outbox::{DueDelivery, EntryFailure, Failure, Frozen, Pruned, Subscribed, Subscription};
+use outbox::{
+    DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen, Pruned, Subscribed, Subscription,
+};
 use search::{Page, Session};
 
 mod copy;
@@ -474,6 +476,9 @@ delegate! {
     pub async fn set_history_denied(&self, channel_id: i64, denied: bool) -> Result<()>;
     /// Channels of a server whose message history the bot may not read, with since when.
     pub async fn history_denied(&self, guild_id: i64) -> Result<Vec<(i64, DateTime<Utc>)>>;
+    /// A server's deliveries that failed for good since `since` (not those of a paused
+    /// channel, which `/status` lists as paused), newest first, five at most.
+    pub async fn failed_deliveries(&self, guild_id: i64, since: DateTime<Utc>) -> Result<Vec<FailedDelivery>>;
     /// Stories the channel received since `since`.
     pub async fn channel_stories(&self, channel_id: i64, since: DateTime<Utc>) -> Result<HashSet<i64>>;
     /// The story id of each brief of an issue, in order.

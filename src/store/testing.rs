@@ -28,6 +28,11 @@ pub async fn forget_parts(store: &Store, delivery_id: i64) -> Result<()> {
     each_backend!(store, forget_parts(delivery_id))
 }
 
+/// Makes a delivery's frozen messages unreadable.
+pub async fn corrupt_parts(store: &Store, delivery_id: i64) -> Result<()> {
+    each_backend!(store, corrupt_parts(delivery_id))
+}
+
 /// Drops the search index's documents after the first `keep` indexed (all of them with 0):
 /// what a refill cut short, or a lost index, leaves.
 pub async fn cut_search_index(store: &Store, keep: i64) -> Result<()> {

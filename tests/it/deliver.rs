@@ -902,6 +902,63 @@ async fn a_delivery_whose_frozen_messages_are_gone_is_frozen_again_not_read_as_p
     assert_eq!(discord.messages(100).len(), 1);
 }
 
+/// Issue 19, item 5: one delivery whose frozen messages cannot be read. Before, the worker
+/// picked it again a second later, for ever (it is the oldest due), and no channel got the
+/// next issue. Now it backs off on its own and fails with the reason, and the others go on.
+#[tokio::test]
+async fn one_unreadable_delivery_fails_alone_and_every_other_channel_gets_the_next_issue() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    for channel in [100, 200, 300] {
+        w.subscribe(channel).await;
+    }
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    // Channel 100's post is frozen and answered 500: pending, its messages stored.
+    discord.script(100, &[500]);
+    let mut worker = deliverer(store, discord);
+    assert!(matches!(
+        worker.step().await.unwrap(),
+        Step::Retry { delivery: 1, .. }
+    ));
+    briefbot::store::testing::corrupt_parts(store, 1)
+        .await
+        .unwrap();
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+
+    let mut failed = Vec::new();
+    for _ in 0..40 {
+        match worker.step().await {
+            Ok(Step::Idle) => break,
+            Ok(Step::Failed { delivery, reason }) => failed.push((delivery, reason)),
+            Ok(_) | Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    for channel in [200, 300] {
+        assert_eq!(discord.messages(channel).len(), 2, "channel {channel}");
+    }
+    assert_eq!(discord.messages(100).len(), 1, "the next issue, in 100 too");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, 1);
+    assert!(failed[0].1.contains("unreadable"), "{}", failed[0].1);
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    // `/status` names it with its reason.
+    let listed = store
+        .failed_deliveries(GUILD, briefbot::store::now() - chrono::Duration::days(3))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].id, listed[0].channel_id), (1, 100));
+    assert!(
+        listed[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreadable")),
+        "{listed:?}"
+    );
+}
+
 #[tokio::test]
 async fn posts_owed_to_a_removed_channel_are_cancelled() {
     let w = World::new(&[]).await;

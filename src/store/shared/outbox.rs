@@ -610,6 +610,24 @@ impl Backend {
         Ok(())
     }
 
+    pub async fn failed_deliveries(
+        &self,
+        guild_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FailedDelivery>> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.channel_id, d.issue_id, d.finished_at, d.last_error
+             FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.status = 'failed' AND d.finished_at >= $2
+               AND COALESCE(d.guild_id, s.guild_id) = $1 AND s.paused_at IS NULL
+             ORDER BY d.finished_at DESC, d.id DESC LIMIT 5",
+        )
+        .bind(guild_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn channel_stories(
         &self,
         channel_id: i64,

@@ -16,9 +16,9 @@ use sqlx::{
 };
 
 use super::outbox::{
-    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, Failure, Frozen, ISSUE_BAND_MEMORY,
-    MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY, PARTS_MEMORY, Part,
-    Pruned, STORY_MEMORY, Subscribed, Subscription,
+    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
+    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
+    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
 };
 use super::search::Session;
 use super::{
