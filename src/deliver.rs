@@ -407,6 +407,7 @@ impl Deliverer {
                 *self.me.insert(me)
             }
         };
+        let mut readable = false;
         // A margin for the clocks of this machine and Discord's.
         let mut after = snowflake_at(attempted_at - chrono::Duration::seconds(LOOK_MARGIN_SECS));
         self.telemetry.reconciliations.inc();
@@ -435,6 +436,15 @@ impl Deliverer {
                     other => return Err(other),
                 },
             };
+            if !readable {
+                // The history can be read (again): a flag from a refused look is cleared, so
+                // `/status` stops asking for a permission that was granted since.
+                readable = true;
+                self.store
+                    .set_history_denied(d.channel_id, false)
+                    .await
+                    .map_err(|e| PostError::Transient(e.to_string()))?;
+            }
             for m in &page {
                 let id = i64::try_from(m.id.get()).unwrap_or(i64::MAX);
                 if m.author.id.get() == me

@@ -460,6 +460,68 @@ async fn without_read_message_history_an_in_doubt_part_relies_on_the_nonce_and_s
     assert_eq!(denied.iter().map(|(c, _)| *c).collect::<Vec<_>>(), [100]);
 }
 
+/// Issue 19, item 7: the "denies Read Message History" flag is cleared once a look in the
+/// channel works again (before, `/status` kept asking for a permission granted since).
+#[tokio::test]
+async fn the_history_flag_is_cleared_once_the_permission_is_granted() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    discord.lose_answers(100, 1);
+    discord.deny_history(100);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    drain(&mut deliverer(store, discord)).await;
+    assert_eq!(store.history_denied(GUILD).await.unwrap().len(), 1);
+
+    discord.allow_history(100);
+    discord.lose_answers(100, 1);
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    drain(&mut deliverer(store, discord)).await;
+
+    assert_eq!(discord.messages(100).len(), 2);
+    assert!(store.history_denied(GUILD).await.unwrap().is_empty());
+}
+
+/// Issue 19, item 7: a refusal (403) that arrives after `/unsubscribe` cancelled its delivery
+/// leaves it cancelled. Before, `fail_and_pause` had no `status = 'pending'` guard: the
+/// delivery became `failed`, and the channel's next resume posted it again.
+#[tokio::test]
+async fn a_refusal_after_unsubscribe_leaves_the_delivery_cancelled() {
+    let w = World::new(&[]).await;
+    let store = &w.store;
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    let d = store
+        .due_delivery(briefbot::store::now(), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.unsubscribe(100, ALL_SOURCES).await.unwrap());
+
+    store
+        .fail_and_pause(&d, "Discord answered 403 Forbidden")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("cancelled".to_owned(), 1)]
+    );
+    // Subscribed again, paused and resumed: nothing of the cancelled post is owed.
+    w.subscribe(100).await;
+    briefbot::store::testing::pause_channel(store, 100, briefbot::store::now(), "403")
+        .await
+        .unwrap();
+    let resumed = store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed,
+        briefbot::store::outbox::Subscribed::Resumed { owed: 0 }
+    );
+}
+
 #[tokio::test]
 async fn the_fake_forgets_nonces_as_discord_does() {
     // The unkind part the tests above depend on: past the window, a repeated nonce is a

@@ -590,7 +590,7 @@ impl Backend {
         let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
-                    attempts = attempts + 1 WHERE id = $1",
+                    attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
         )
         .bind(d.id)
         .bind(at)
