@@ -351,8 +351,12 @@ impl Process {
     async fn start(b: &Bench) -> Self {
         let store = Store::open(&b.url).await.unwrap();
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-        let (leadership, keeper) =
-            briefbot::leader::hold(store.clone(), Arc::default(), shutdown.clone());
+        let (leadership, keeper) = briefbot::leader::hold(
+            store.clone(),
+            Arc::default(),
+            briefbot::leader::LeaseSettings::default(),
+            shutdown.clone(),
+        );
         let mut deliverer = Deliverer::new(
             store.clone(),
             b.discord.http(),
@@ -424,10 +428,11 @@ async fn fleet() {
         "## fleet: three processes, one issue of one message to {CHANNELS} channels, the poster killed after 500"
     );
     println!(
-        "posted {} messages in {:.2} s; after the kill, posting resumed in {:.2} s (the lease is checked every {} s)",
+        "posted {} messages in {:.2} s; after the kill, posting resumed in {:.2} s (the lease lasts {} s, renewed every {} s)",
         b.discord.all_messages(),
         elapsed.as_secs_f64(),
         resumed.unwrap_or_default().as_secs_f64(),
+        briefbot::leader::LEASE_TTL.as_secs(),
         briefbot::leader::CHECK_EVERY.as_secs()
     );
     b.report_limits(0);

@@ -177,6 +177,16 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
         }
         .into());
     };
+    let lease_settings = crate::leader::LeaseSettings::from_lookup(|k| std::env::var(k).ok())?;
+    // One process per SQLite file (SPEC §7), taken before anything touches the database.
+    let _run_lock = match Store::lock_for_run(&settings.database_url) {
+        Ok(lock) => lock,
+        Err(e @ crate::store::StoreError::InUse(_)) => {
+            eprintln!("briefbot: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let store = Store::open(&settings.database_url).await?;
     tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
     // Bound before any work starts, so an address in use stops start-up cleanly.
@@ -193,8 +203,10 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
     // Only the holder of the scheduler lease polls and posts (one process on SQLite always
     // holds it); every process serves its shards' interactions.
+    // The lease is given up only once the work it covers has stopped (`release`, below).
+    let (release, released) = tokio::sync::watch::channel(false);
     let (leadership, lease) =
-        crate::leader::hold(store.clone(), telemetry.clone(), stopped.clone());
+        crate::leader::hold(store.clone(), telemetry.clone(), lease_settings, released);
     let scheduler = tokio::spawn({
         let (sources, telemetry) = (sources.clone(), telemetry.clone());
         let (mut leadership, mut shutdown) = (leadership.clone(), stopped.clone());
@@ -244,11 +256,13 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
     tracing::info!("stopping: finishing the work in flight");
     let _ = stop.send(true);
     scheduler.await.context("the scheduler ended abnormally")?;
-    let _ = lease.await;
     let ended = match outcome {
         Some(ended) => ended,
         None => discord.await,
     };
+    // Nothing of this process's work is in flight any more: a standby may take over at once.
+    let _ = release.send(true);
+    let _ = lease.await;
     if let Some(endpoint) = endpoint {
         endpoint
             .await

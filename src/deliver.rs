@@ -82,6 +82,9 @@ pub enum Step {
     Failed { delivery: i64, reason: String },
     /// Discord rejects the bot's token (401): nothing can be posted until it is replaced.
     Unauthorized,
+    /// This process may not post now (its scheduler lease is lost, or not renewed in time):
+    /// the delivery is left as it is, a part in doubt to be looked for by whoever posts next.
+    NotLeading { delivery: Option<i64> },
 }
 
 /// Why a post failed.
@@ -158,6 +161,9 @@ impl Deliverer {
     /// Delivers (or puts off) the next due delivery: its frozen parts not yet posted, each
     /// in-doubt one looked for in the channel first.
     pub async fn step(&mut self) -> Result<Step, StoreError> {
+        if !self.store.may_post() {
+            return Ok(Step::NotLeading { delivery: None });
+        }
         let now = store::now();
         // A channel waiting on its own limit must not hold back the others; when only such
         // channels have posts due, the one due first waits its turn.
@@ -169,6 +175,19 @@ impl Deliverer {
         let Some(d) = due else {
             return Ok(Step::Idle);
         };
+        match self.deliver(&d, now).await {
+            Err(e) if of_this_delivery(&e) => self.store_failed(&d, &e).await,
+            step => step,
+        }
+    }
+
+    /// Delivers (or puts off) one due delivery.
+    async fn deliver(
+        &mut self,
+        d: &DueDelivery,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Step, StoreError> {
+        let d = d.clone();
         let frozen = match self.store.frozen(d.id).await? {
             Some(frozen) => frozen,
             None => match self.freeze(&d).await? {
@@ -207,6 +226,13 @@ impl Deliverer {
                     Err(e) => return self.put_off(&d, e).await,
                 }
             }
+            // Between parts, and again right before the POST (the pacer may have waited, the
+            // process may have been frozen): a process that may no longer post stops here.
+            if !self.store.may_post() {
+                return Ok(Step::NotLeading {
+                    delivery: Some(d.id),
+                });
+            }
             if !self
                 .store
                 .record_attempt(d.id, part.part, store::now())
@@ -216,6 +242,11 @@ impl Deliverer {
                 return Ok(Step::Skipped { delivery: d.id });
             }
             self.pacer.wait(d.channel_id).await;
+            if !self.store.may_post() {
+                return Ok(Step::NotLeading {
+                    delivery: Some(d.id),
+                });
+            }
             let nonce = nonce(d.id, part.part);
             match post(&self.http, d.channel_id, &part.message, &nonce).await {
                 Ok(id) => {
@@ -248,6 +279,38 @@ impl Deliverer {
         Ok(Step::Sent {
             delivery: d.id,
             parts: frozen.parts.len(),
+        })
+    }
+
+    /// A store error that belongs to this delivery (its frozen messages unreadable, a key
+    /// clash): the delivery backs off on its own like a failing post, and fails with the
+    /// reason after [`MAX_STORE_FAILURES`] tries, so the deliveries behind it go on (before,
+    /// the same delivery was picked again a second later, for ever, and every channel waited).
+    async fn store_failed(&mut self, d: &DueDelivery, e: &StoreError) -> Result<Step, StoreError> {
+        let reason = format!("cannot be posted: {e}");
+        if d.attempts + 1 >= MAX_STORE_FAILURES {
+            tracing::error!(delivery = d.id, channel = d.channel_id, %reason, "delivery failed");
+            self.store.fail_delivery(d, &reason).await?;
+            return Ok(Step::Failed {
+                delivery: d.id,
+                reason,
+            });
+        }
+        let factor = 1u32 << d.attempts.clamp(0, 16);
+        let after = self
+            .settings
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.settings.max_retry);
+        let not_before =
+            store::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        self.store
+            .retry_delivery(d.id, not_before, &reason, Failure::Other)
+            .await?;
+        tracing::warn!(delivery = d.id, channel = d.channel_id, %reason, ?after, "delivery put off");
+        Ok(Step::Retry {
+            delivery: d.id,
+            after,
         })
     }
 
@@ -369,6 +432,7 @@ impl Deliverer {
                 *self.me.insert(me)
             }
         };
+        let mut readable = false;
         // A margin for the clocks of this machine and Discord's.
         let mut after = snowflake_at(attempted_at - chrono::Duration::seconds(LOOK_MARGIN_SECS));
         self.telemetry.reconciliations.inc();
@@ -397,6 +461,15 @@ impl Deliverer {
                     other => return Err(other),
                 },
             };
+            if !readable {
+                // The history can be read (again): a flag from a refused look is cleared, so
+                // `/status` stops asking for a permission that was granted since.
+                readable = true;
+                self.store
+                    .set_history_denied(d.channel_id, false)
+                    .await
+                    .map_err(|e| PostError::Transient(e.to_string()))?;
+            }
             for m in &page {
                 let id = i64::try_from(m.id.get()).unwrap_or(i64::MAX);
                 if m.author.id.get() == me
@@ -477,6 +550,24 @@ impl Deliverer {
             delivery: d.id,
             after,
         })
+    }
+}
+
+/// How many tries a delivery whose own stored data fails ([`of_this_delivery`]) gets before it
+/// fails for good.
+pub const MAX_STORE_FAILURES: i64 = 5;
+
+/// Whether a store error belongs to the delivery being posted (its stored data cannot be read
+/// or written as it is), not to the database as a whole (down, slow, the lease lost), which
+/// every delivery would meet alike.
+fn of_this_delivery(e: &StoreError) -> bool {
+    match e {
+        StoreError::Corrupt(_) | StoreError::Invariant(_) => true,
+        StoreError::Sql(sqlx::Error::Database(db)) => {
+            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+        }
+        StoreError::Sql(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
+        _ => false,
     }
 }
 
@@ -662,6 +753,50 @@ impl Pacer {
     }
 }
 
+/// The first wait before the delivery worker is started again after a panic; it doubles with
+/// each restart, up to [`MAX_WORKER_RESTART_WAIT`].
+pub const WORKER_RESTART_BASE: Duration = Duration::from_secs(1);
+/// The longest wait before the delivery worker is started again.
+pub const MAX_WORKER_RESTART_WAIT: Duration = Duration::from_secs(300);
+
+/// Runs the delivery worker that `start` makes (a fresh [`Deliverer`] each time, looping with
+/// [`run`]) until it ends or `shutdown` turns true, and starts it again after a panic, as the
+/// sources' loops are: logged, counted in `telemetry` (`/healthz`
+/// `delivery_worker_restarts`, `/metrics` `briefbot_delivery_worker_restarts_total`), after
+/// `restart_base`, doubling to [`MAX_WORKER_RESTART_WAIT`]. Before, a panic ended posting for
+/// good while `/healthz` said all was well.
+pub async fn supervise<F, Fut>(
+    mut start: F,
+    telemetry: Arc<Telemetry>,
+    mut shutdown: watch::Receiver<bool>,
+    restart_base: Duration,
+) where
+    F: FnMut(watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut restarts = 0u32;
+    loop {
+        let ended = tokio::spawn(start(shutdown.clone())).await;
+        let Err(error) = ended else {
+            return;
+        };
+        if !error.is_panic() {
+            return;
+        }
+        let why = crate::schedule::why_task_ended(error);
+        let wait = restart_base
+            .saturating_mul(1u32 << restarts.min(16))
+            .min(MAX_WORKER_RESTART_WAIT.max(restart_base));
+        tracing::error!(error = %why, ?wait, "the delivery worker ended abnormally; restarting it");
+        telemetry.worker_restarted(&why);
+        restarts += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
 /// How often the outbox and the other tables are pruned ([`Store::prune`]).
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -683,6 +818,11 @@ pub async fn run(deliverer: &mut Deliverer, mut shutdown: watch::Receiver<bool>)
                 // A 401 does not go away: the token must be replaced, which takes a restart.
                 let _ = shutdown.wait_for(|stop| *stop).await;
                 break;
+            }
+            Ok(Step::NotLeading { .. }) | Err(StoreError::LeaseLost) => {
+                // The lease is being renewed, or lost: the leader's task stops this loop then.
+                tracing::debug!("not posting: this process does not hold the scheduler lease now");
+                true
             }
             Ok(_) => false,
             Err(e) => {
@@ -709,6 +849,33 @@ mod tests {
         assert_ne!(nonce(12, 0), nonce(12, 1));
         assert_eq!(nonce(1, 10), "bb1.10");
         assert!(nonce(i64::MAX, 999).len() <= 25);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_that_panics_is_restarted_and_counted() {
+        let telemetry = Arc::new(Telemetry::default());
+        let (stop, shutdown) = watch::channel(false);
+        let started = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let runs = started.clone();
+        let supervisor = tokio::spawn(supervise(
+            move |mut shutdown: watch::Receiver<bool>| {
+                let n = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    assert!(n >= 2, "a bug in the worker");
+                    let _ = shutdown.wait_for(|s| *s).await;
+                }
+            },
+            telemetry.clone(),
+            shutdown,
+            Duration::from_secs(1),
+        ));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let (restarts, why) = telemetry.worker_restarts();
+        assert_eq!(restarts, 2);
+        assert!(why.is_some_and(|w| w.contains("a bug in the worker")));
+        stop.send(true).unwrap();
+        supervisor.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -74,6 +74,10 @@ struct Health {
     scheduler: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     deliveries_pending: Option<i64>,
+    /// Restarts of the delivery worker after it ended abnormally, since the process started.
+    delivery_worker_restarts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_worker_last_restart_reason: Option<String>,
     sources: Vec<SourceHealth>,
 }
 
@@ -160,6 +164,8 @@ async fn healthz(State(endpoint): State<Arc<Endpoint>>) -> Response {
             "standby"
         },
         deliveries_pending: pending,
+        delivery_worker_restarts: endpoint.telemetry.worker_restarts().0,
+        delivery_worker_last_restart_reason: endpoint.telemetry.worker_restarts().1,
         sources,
     };
     let code = if healthy {
@@ -258,6 +264,11 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
         "scrapes",
         "Scrape passes since the process started, by source and outcome",
         t.scrapes.clone(),
+    );
+    registry.register(
+        "delivery_worker_restarts",
+        "Restarts of the delivery worker after it ended abnormally (a panic)",
+        t.worker_restarts.clone(),
     );
     registry.register(
         "source_restarts",

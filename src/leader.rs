@@ -1,27 +1,73 @@
 //! One process at a time polls the sources and posts the deliveries (SPEC §7): the holder of
-//! the store's [`Lease`]. Every process tries to take it; the holder checks every
-//! [`CHECK_EVERY`] that it still holds it, the others try again as often, so when the holder
-//! dies (its connection closes, and with it the lock) another takes over within seconds, far
-//! inside SPEC's minute. With one process on SQLite the lease is always granted, and nothing
-//! waits.
+//! the store's [`Lease`], a database row with an expiry that only a working holder renews and
+//! a generation (the fencing token) that every write of the holder's work checks. Every process
+//! tries to take it; the holder renews it every sixth of its length ([`LeaseSettings`]), and a
+//! standby tries to take it as often once it has expired. So when the holder dies **or hangs**
+//! (SIGSTOP, a blocked runtime, a paused machine, a partition from the database), another takes
+//! over within the lease and a sixth (35 s by default), inside SPEC's minute.
+//!
+//! A holder stops acting on its lease by its own clock half a lease after its last renewal
+//! began, before the lease can expire in the database: it posts nothing more (checked before
+//! every POST, also right after waking from a freeze), its scheduler and worker stop, and any
+//! write of its work that still reaches the database is refused by the fencing token once
+//! another process took the lease. A post it had begun is left in doubt and looked for by the
+//! next holder (SPEC §6). With one process on SQLite the lease is always granted.
 //!
 //! Only the holder posts, so all processes together stay within Discord's global rate limit
 //! with the one process's pacing; each process still answers the interactions of its own
-//! shards. A holder that loses the lease stops its scheduler and worker, which finish what is
-//! in flight: a post it had begun is recorded, or is left in doubt and reconciled by the next
-//! holder (SPEC §6), and on PostgreSQL a delivery it claimed is not taken by another process
-//! until the claim expires.
+//! shards.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::ConfigError;
 use crate::store::{Lease, Store};
 use crate::telemetry::Telemetry;
 
-/// How often the holder checks its lease, and a standby tries to take it.
+/// How long the lease lasts unless renewed, by default (`BRIEFBOT_LEASE_TTL`).
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often the holder renews its lease, and a standby tries to take it, with the default
+/// lease.
 pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The lease's length, and from it how often it is renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSettings {
+    pub ttl: Duration,
+}
+
+impl Default for LeaseSettings {
+    fn default() -> Self {
+        Self { ttl: LEASE_TTL }
+    }
+}
+
+impl LeaseSettings {
+    /// `BRIEFBOT_LEASE_TTL` (humantime, 3 s to 10 min; default 30 s): shorter for tests of a
+    /// hung holder, longer for a database that may pause for longer than a lease.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let Some(value) = get("BRIEFBOT_LEASE_TTL").filter(|v| !v.trim().is_empty()) else {
+            return Ok(Self::default());
+        };
+        match humantime::parse_duration(value.trim()) {
+            Ok(ttl) if (Duration::from_secs(3)..=Duration::from_secs(600)).contains(&ttl) => {
+                Ok(Self { ttl })
+            }
+            _ => Err(ConfigError {
+                origin: "environment".into(),
+                field: "BRIEFBOT_LEASE_TTL".into(),
+                message: format!("'{value}' is not a duration from 3s to 10m (like 30s)"),
+            }),
+        }
+    }
+
+    /// How often the holder renews, and a standby tries: a sixth of the lease.
+    pub fn check_every(&self) -> Duration {
+        self.ttl / 6
+    }
+}
 
 /// Whether this process leads, as the tasks that only the leader runs watch it.
 #[derive(Debug, Clone)]
@@ -86,49 +132,61 @@ impl Leadership {
     }
 }
 
-/// Takes and keeps the lease until `shutdown`, telling `Leadership` (and the telemetry) whether
-/// this process leads. Returns the leadership to hand to the tasks that only the leader runs.
+/// Takes and keeps the lease until `release` turns true, telling `Leadership` (and the
+/// telemetry) whether this process leads. Returns the leadership to hand to the tasks that only
+/// the leader runs. `release` should turn true only once those tasks have stopped (at
+/// shutdown): the lease is then given up at once, and a standby takes over without waiting for
+/// it to expire while a post of this process is still in flight.
 pub fn hold(
     store: Store,
     telemetry: Arc<Telemetry>,
-    shutdown: watch::Receiver<bool>,
+    settings: LeaseSettings,
+    release: watch::Receiver<bool>,
 ) -> (Leadership, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(keep(store, telemetry, tx, shutdown));
+    let task = tokio::spawn(keep(store, telemetry, settings, tx, release));
     (Leadership(rx), task)
 }
 
 async fn keep(
     store: Store,
     telemetry: Arc<Telemetry>,
+    settings: LeaseSettings,
     leading: watch::Sender<bool>,
-    mut shutdown: watch::Receiver<bool>,
+    mut release: watch::Receiver<bool>,
 ) {
+    let every = settings.check_every();
     let mut waiting_logged = false;
     let mut failure: Option<String> = None;
     loop {
-        if *shutdown.borrow() {
+        if *release.borrow() {
             return;
         }
-        match store.try_lease().await {
+        // A database that does not answer must not keep a standby from trying again.
+        let taken = match tokio::time::timeout(every, store.try_lease(settings.ttl)).await {
+            Ok(taken) => taken.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("the database did not answer within {every:?}")),
+        };
+        match taken {
             Ok(Some(lease)) => {
                 failure = None;
                 waiting_logged = false;
                 if store.engine() != "sqlite" {
                     tracing::info!(
+                        generation = lease.generation(),
                         "this process now holds the scheduler lease: it polls the sources and posts"
                     );
                 }
                 telemetry.set_leading(true);
                 let _ = leading.send(true);
-                let lost = lead(lease, &mut shutdown).await;
+                let lost = lead(lease, &mut release, every).await;
                 telemetry.set_leading(false);
                 let _ = leading.send(false);
                 if !lost {
                     return;
                 }
                 tracing::warn!(
-                    "the scheduler lease was lost (its database connection ended); polling and posting stop until it is taken again"
+                    "the scheduler lease was lost (not renewed in time: this process hung or lost the database, or another took it); polling and posting stop until it is taken again"
                 );
             }
             Ok(None) => {
@@ -140,8 +198,7 @@ async fn keep(
                     waiting_logged = true;
                 }
             }
-            Err(e) => {
-                let error = e.to_string();
+            Err(error) => {
                 if failure.as_deref() != Some(error.as_str()) {
                     tracing::warn!(%error, "cannot take the scheduler lease; trying again");
                 }
@@ -149,25 +206,26 @@ async fn keep(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(every) => {}
+            _ = release.wait_for(|stop| *stop) => return,
         }
     }
 }
 
-/// Holds the lease until shutdown (then releases it: `false`) or until it is lost (`true`).
-async fn lead(mut lease: Lease, shutdown: &mut watch::Receiver<bool>) -> bool {
+/// Renews the lease every `every` until `release` (then gives it up: `false`) or until it is
+/// lost (`true`).
+async fn lead(mut lease: Lease, release: &mut watch::Receiver<bool>, every: Duration) -> bool {
     loop {
-        let stopping = tokio::select! {
-            _ = tokio::time::sleep(CHECK_EVERY) => false,
-            // A closed channel stops too: nobody is left to say stop.
-            _ = shutdown.wait_for(|stop| *stop) => true,
+        let releasing = tokio::select! {
+            _ = tokio::time::sleep(every) => false,
+            // A closed channel releases too: nobody is left to say so.
+            _ = release.wait_for(|stop| *stop) => true,
         };
-        if stopping {
+        if releasing {
             lease.release().await;
             return false;
         }
-        if !lease.held(CHECK_EVERY).await {
+        if !lease.renew().await {
             return true;
         }
     }
@@ -198,6 +256,19 @@ mod tests {
             {
                 return starts;
             }
+        }
+    }
+
+    #[test]
+    fn the_lease_length_is_read_from_the_environment_within_its_bounds() {
+        let read = |v: &'static str| LeaseSettings::from_lookup(move |_| Some(v.to_owned()));
+        assert_eq!(read("").unwrap().ttl, LEASE_TTL);
+        assert_eq!(read("6s").unwrap().ttl, Duration::from_secs(6));
+        assert_eq!(read("6s").unwrap().check_every(), Duration::from_secs(1));
+        assert_eq!(LeaseSettings::default().check_every(), CHECK_EVERY);
+        for bad in ["1s", "11m", "soon"] {
+            let e = read(bad).unwrap_err();
+            assert_eq!(e.field, "BRIEFBOT_LEASE_TTL", "{bad}");
         }
     }
 

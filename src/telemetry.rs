@@ -32,6 +32,10 @@ pub struct Telemetry {
     /// Why each source's loop last ended abnormally (a std mutex: held for a lookup, never
     /// across an await).
     restart_reasons: Mutex<HashMap<String, String>>,
+    /// Restarts of the delivery worker after it ended abnormally (a panic).
+    pub worker_restarts: Counter,
+    /// Why the delivery worker last ended abnormally.
+    worker_restart_reason: Mutex<Option<String>>,
     /// The gateway shards this process runs: first, last, total (known once the gateway starts).
     shards: Mutex<Option<[u32; 3]>>,
     /// Whether this process holds the scheduler lease.
@@ -103,6 +107,25 @@ impl Telemetry {
             .ok()
             .and_then(|r| r.get(source).cloned());
         (count, why)
+    }
+
+    /// Records that the delivery worker ended abnormally (`why`) and is restarted.
+    pub fn worker_restarted(&self, why: &str) {
+        self.worker_restarts.inc();
+        if let Ok(mut reason) = self.worker_restart_reason.lock() {
+            *reason = Some(why.to_owned());
+        }
+    }
+
+    /// How often the delivery worker was restarted since the process started, and why it last
+    /// was.
+    pub fn worker_restarts(&self) -> (u64, Option<String>) {
+        let why = self
+            .worker_restart_reason
+            .lock()
+            .ok()
+            .and_then(|r| r.clone());
+        (self.worker_restarts.get(), why)
     }
 
     /// Counts a scrape pass of `source`.

@@ -503,6 +503,16 @@ async fn status(bot: &Bot, guild: i64) -> Result<Reply, StoreError> {
             truncate(&entry.last_error, 150)
         );
     }
+    let since = chrono::Utc::now() - crate::store::outbox::CATCH_UP;
+    for d in bot.store.failed_deliveries(guild, since).await? {
+        let _ = writeln!(
+            text,
+            "✖ a post to <#{}> failed {}: {}",
+            d.channel_id,
+            ts(Some(d.finished_at)),
+            truncate(d.last_error.as_deref().unwrap_or("unknown"), 200)
+        );
+    }
     if bot.telemetry.unauthorized() {
         text.push_str("⛔ Discord rejected the bot token (401): nothing is posted until briefbot is restarted with a valid DISCORD_TOKEN.\n");
     }

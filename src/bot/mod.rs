@@ -205,7 +205,7 @@ pub async fn run(
     delivery: DeliverySettings,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let names = bot
+    let names: std::collections::HashMap<String, String> = bot
         .sources
         .iter()
         .map(|s| (s.id.to_string(), s.name.clone()))
@@ -219,14 +219,29 @@ pub async fn run(
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
         .await?;
-    let deliverer = Deliverer::new(store, client.http.clone(), names, delivery)
-        .with_telemetry(telemetry.clone());
+    let start = {
+        let (http, telemetry) = (client.http.clone(), telemetry.clone());
+        move |stop| {
+            let mut deliverer =
+                Deliverer::new(store.clone(), http.clone(), names.clone(), delivery.clone())
+                    .with_telemetry(telemetry.clone());
+            async move { deliver::run(&mut deliverer, stop).await }
+        }
+    };
     let worker = tokio::spawn({
         let mut shutdown = shutdown.clone();
-        let mut deliverer = deliverer;
+        let telemetry = telemetry.clone();
+        let mut start = start;
         async move {
             while let Some(stop) = leadership.gate(&mut shutdown).await {
-                deliver::run(&mut deliverer, stop).await;
+                // A panic restarts the worker (supervised as the sources' loops are).
+                deliver::supervise(
+                    &mut start,
+                    telemetry.clone(),
+                    stop,
+                    deliver::WORKER_RESTART_BASE,
+                )
+                .await;
                 // Not posting any more: what this process claimed goes to the next poster now,
                 // not when this process dies.
                 if let Err(e) = claims.release_claims().await {

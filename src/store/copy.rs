@@ -205,15 +205,32 @@ impl Store {
 
 async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Copied> {
     let mut tx = target.pool().begin().await?;
-    let occupied: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM issues) OR EXISTS (SELECT 1 FROM subscriptions)",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if occupied {
-        return Err(StoreError::Copy(
-            "the PostgreSQL database already holds issues or subscriptions: copy into an empty database".into(),
-        ));
+    // The copy reads each SQLite table while its transaction waits, and inserts in large
+    // batches: neither bound of the pool's connections applies to it.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    // Every table the copy fills must be empty (before issue 19 only issues and subscriptions
+    // were looked at: a database holding, say, other sources or searches was mixed into).
+    let mut occupied = Vec::new();
+    for (table, _) in TABLES {
+        // Names come from the constant table above, never from input.
+        let any = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+        let held: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(any))
+            .fetch_one(&mut *tx)
+            .await?;
+        if held {
+            occupied.push(*table);
+        }
+    }
+    if !occupied.is_empty() {
+        return Err(StoreError::Copy(format!(
+            "the PostgreSQL database already holds rows in {}: copy into an empty database",
+            occupied.join(", ")
+        )));
     }
     let mut copied = Vec::with_capacity(TABLES.len());
     for (table, columns) in TABLES {

@@ -7,6 +7,8 @@
 //! migrations, transactions, search and array parameters).
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::FromRow;
@@ -16,7 +18,9 @@ use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 pub use copy::Copied;
-use outbox::{DueDelivery, EntryFailure, Failure, Frozen, Pruned, Subscribed, Subscription};
+use outbox::{
+    DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen, Pruned, Subscribed, Subscription,
+};
 use search::{Page, Session};
 
 mod copy;
@@ -44,6 +48,17 @@ pub enum StoreError {
     /// `briefbot migrate --from` cannot copy: why.
     #[error("{0}")]
     Copy(String),
+    /// Another process runs on this SQLite file (SPEC §7: one process per file): the whole line
+    /// to show.
+    #[error("{0}")]
+    InUse(String),
+    /// The lock file of a SQLite database cannot be used.
+    #[error("{0}")]
+    Lock(String),
+    /// This process no longer holds the scheduler lease: another took it (this one hung, or lost
+    /// the database for longer than the lease), so none of its work may be written any more.
+    #[error("this process no longer holds the scheduler lease; its work is not written")]
+    LeaseLost,
     /// Something the store's own rules say cannot happen did: a bug, reported as one.
     #[error("store invariant broken: {0}")]
     Invariant(&'static str),
@@ -63,6 +78,16 @@ pub fn now() -> DateTime<Utc> {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// This process's hold of the scheduler lease, shared by every clone.
+    fence: Arc<Mutex<Fence>>,
+}
+
+/// What this process knows of its lease: the generation it took (the fencing token its writes
+/// carry) and until when, by its own monotonic clock, it may still act on it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fence {
+    generation: Option<i64>,
+    valid_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +186,14 @@ impl Store {
             DatabaseUrl::Sqlite(url) => Backend::Sqlite(sqlite::Backend::open(url).await?),
             DatabaseUrl::Postgres(url) => Backend::Postgres(postgres::Backend::open(url).await?),
         };
-        Ok(Self { backend })
+        Ok(Self::with(backend))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend,
+            fence: Arc::default(),
+        }
     }
 
     /// For `--dry-run`: the existing database, or an empty in-memory one when there is none yet
@@ -187,11 +219,24 @@ impl Store {
         Self::open(url).await
     }
 
+    /// Makes this process the one `briefbot run` on a SQLite database file, for as long as the
+    /// returned lock lives (until the process ends, however it ends): [`StoreError::InUse`]
+    /// when another process is. Nothing to lock on PostgreSQL, which several processes share
+    /// through the scheduler lease.
+    pub fn lock_for_run(url: &DatabaseUrl) -> Result<RunLock> {
+        Ok(RunLock {
+            _held: match url {
+                DatabaseUrl::Sqlite(s) => sqlite::lock_file(s)?,
+                DatabaseUrl::Postgres(_) => None,
+            },
+        })
+    }
+
     /// A private in-memory SQLite database.
     pub async fn open_in_memory() -> Result<Self> {
-        Ok(Self {
-            backend: Backend::Sqlite(sqlite::Backend::open_in_memory().await?),
-        })
+        Ok(Self::with(Backend::Sqlite(
+            sqlite::Backend::open_in_memory().await?,
+        )))
     }
 
     /// Which engine this is: `sqlite` or `postgres`.
@@ -229,56 +274,148 @@ impl Store {
     }
 }
 
-/// The right to be the one process that polls the sources and posts the deliveries (SPEC §7).
-/// On SQLite, whose file one process owns, it is always granted; on PostgreSQL it is a
-/// session advisory lock held on a connection of its own, outside the pool (a pooled
-/// connection would take the lock with it back into the pool): when the holder dies, its
-/// connection closes and the lock is free at once.
+/// What [`Store::lock_for_run`] holds: keep it for the life of the process.
 #[derive(Debug)]
-pub struct Lease(LeaseKind);
+pub struct RunLock {
+    _held: Option<sqlite::FileLock>,
+}
 
+/// The right to be the one process that polls the sources and posts the deliveries (SPEC §7):
+/// a row of the database (`scheduler_lease`) held until an expiry that only a working holder
+/// renews, and a generation that grows at every taking. The generation is the fencing token:
+/// every write of the holder's work (claims, attempts, records, finishes, retries, pauses)
+/// checks it in its own transaction, so a holder that lost the lease (it hung, or was cut off
+/// from the database, for longer than the lease) writes nothing more when it wakes up; and the
+/// holder stops acting on it by its own clock at half the lease, before it can expire, so it
+/// posts nothing more either. On SQLite, whose file one process owns (a lock file), it is
+/// always granted, with a new generation at each taking, through the same writes.
+///
+/// Before issue 19 the lease was a session advisory lock on a connection of its own: a holder
+/// that hung (SIGSTOP, a blocked runtime, a paused machine) kept its connection and so the lock
+/// for ever, and no other process took over.
 #[derive(Debug)]
-enum LeaseKind {
-    Sole,
-    Postgres(postgres::Lease),
+pub struct Lease {
+    store: Store,
+    generation: i64,
+    ttl: StdDuration,
 }
 
 impl Store {
-    /// Takes the lease if no other process holds it.
-    pub async fn try_lease(&self) -> Result<Option<Lease>> {
-        Ok(match &self.backend {
-            Backend::Sqlite(_) => Some(Lease(LeaseKind::Sole)),
-            Backend::Postgres(b) => b.try_lease().await?.map(|l| Lease(LeaseKind::Postgres(l))),
-        })
+    /// Takes the lease for `ttl` if no other process holds it (or its holder let it expire).
+    pub async fn try_lease(&self, ttl: StdDuration) -> Result<Option<Lease>> {
+        let asked = Instant::now();
+        let taken = match &self.backend {
+            Backend::Sqlite(b) => Some(b.take_lease().await?),
+            Backend::Postgres(b) => b.try_lease(ttl).await?,
+        };
+        Ok(taken.map(|generation| {
+            self.set_fence(Fence {
+                generation: Some(generation),
+                valid_until: Some(asked + Lease::acting(ttl)),
+            });
+            Lease {
+                store: self.clone(),
+                generation,
+                ttl,
+            }
+        }))
+    }
+
+    fn set_fence(&self, fence: Fence) {
+        if let Ok(mut f) = self.fence.lock() {
+            *f = fence;
+        }
+    }
+
+    fn fence_now(&self) -> Fence {
+        self.fence.lock().map(|f| *f).unwrap_or_default()
+    }
+
+    /// The fencing token of this process's writes: the generation of the lease it holds or
+    /// last held. `None` in a process that never took the lease (tests and tools, which run
+    /// no scheduler): their writes are not fenced.
+    pub fn fence(&self) -> Option<i64> {
+        self.fence_now().generation
+    }
+
+    /// Whether this process may post now: it holds the lease and its own deadline (half the
+    /// lease after its last renewal began, so well before the lease can expire in the
+    /// database) has not passed. Checked before every POST, so a process that wakes up after
+    /// a freeze posts nothing before it has renewed. Always in a process that never took the
+    /// lease.
+    pub fn may_post(&self) -> bool {
+        let fence = self.fence_now();
+        fence.generation.is_none() || fence.valid_until.is_some_and(|t| Instant::now() < t)
+    }
+}
+
+impl Lease {
+    /// How long after a renewal begins the holder may act on it: half the lease. The other half
+    /// is the margin for a post already sent to arrive, and for the clocks' rates.
+    pub fn acting(ttl: StdDuration) -> StdDuration {
+        ttl / 2
+    }
+
+    /// This lease's generation (its fencing token).
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// Renews the lease for another `ttl`. `false` when it is lost: taken by another process,
+    /// expired, or the database did not answer before this process's deadline; this process
+    /// then stops acting on it at once.
+    pub async fn renew(&mut self) -> bool {
+        let asked = Instant::now();
+        let fence = self.store.fence_now();
+        let left = fence
+            .valid_until
+            .map_or(StdDuration::ZERO, |t| t.saturating_duration_since(asked));
+        let renewed = match &self.store.backend {
+            Backend::Sqlite(_) => Ok(Ok(true)),
+            Backend::Postgres(b) => {
+                tokio::time::timeout(left, b.renew_lease(self.generation, self.ttl)).await
+            }
+        };
+        if matches!(renewed, Ok(Ok(true))) {
+            self.store.set_fence(Fence {
+                generation: Some(self.generation),
+                valid_until: Some(asked + Self::acting(self.ttl)),
+            });
+            true
+        } else {
+            self.lost();
+            false
+        }
+    }
+
+    /// Stops acting on the lease at once (its generation stays this process's fencing token,
+    /// which the database refuses once another process took the lease).
+    pub fn lost(&self) {
+        self.store.set_fence(Fence {
+            generation: Some(self.generation),
+            valid_until: None,
+        });
+    }
+
+    /// Gives the lease up, once this process's work has stopped (at shutdown), so a standby
+    /// takes over at once.
+    pub async fn release(self) {
+        self.lost();
+        if let Backend::Postgres(b) = &self.store.backend {
+            let _ = tokio::time::timeout(self.ttl, b.release_lease(self.generation)).await;
+        }
     }
 }
 
 impl Store {
     /// Gives up this process's claims on the deliveries it has not finished, when it stops
     /// posting (it lost the scheduler lease, or shuts down), so the process that posts next
-    /// can take them at once. Nothing to do on SQLite.
+    /// can take them at once. Nothing to do on SQLite. (The next lease holder also ignores
+    /// them: claims end with the lease.)
     pub async fn release_claims(&self) -> Result<u64> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(0),
             Backend::Postgres(b) => b.release_claims().await,
-        }
-    }
-}
-
-impl Lease {
-    /// Whether the lease is still held: on PostgreSQL, whether its connection (and so the
-    /// lock) is still there, asked within `within`.
-    pub async fn held(&mut self, within: std::time::Duration) -> bool {
-        match &mut self.0 {
-            LeaseKind::Sole => true,
-            LeaseKind::Postgres(l) => l.held(within).await,
-        }
-    }
-
-    /// Gives the lease up (at shutdown, so a standby takes over at once).
-    pub async fn release(self) {
-        if let LeaseKind::Postgres(l) = self.0 {
-            l.release().await;
         }
     }
 }
@@ -371,20 +508,6 @@ delegate! {
     pub async fn pending_deliveries(&self) -> Result<i64>;
     /// The delivery's frozen messages, if it was attempted before.
     pub async fn frozen(&self, delivery_id: i64) -> Result<Option<Frozen>>;
-    /// Fixes a pending delivery's messages and the stories they carry, at its first attempt.
-    /// Parts below `parts_sent` (posted by a version that did not freeze) count as posted.
-    /// `None` when the delivery is no longer pending or was frozen meanwhile.
-    pub async fn freeze(&self, d: &DueDelivery, messages: &[Message], stories: &[i64]) -> Result<Option<Frozen>>;
-    /// Marks a part as being sent, before its POST: from now on, until it is recorded, it is in
-    /// doubt. `false` when the delivery is no longer pending (unsubscribed or cancelled
-    /// meanwhile): then nothing more of it may go out. A part already in doubt keeps the time
-    /// of its first attempt, so a later look covers every try.
-    pub async fn record_attempt(&self, delivery_id: i64, part: i64, at: DateTime<Utc>) -> Result<bool>;
-    /// Discord answered a part's POST with a definite refusal (4xx): it did not create the
-    /// message, so the part is no longer in doubt.
-    pub async fn clear_attempt(&self, delivery_id: i64, part: i64) -> Result<()>;
-    /// Records a part as posted (or found posted) as message `message_id`.
-    pub async fn record_part_sent(&self, delivery_id: i64, part: i64, message_id: i64) -> Result<()>;
     /// Whether a Discord message is already recorded as a part of some delivery (so a look
     /// for an in-doubt part never takes another delivery's message for its own).
     pub async fn message_recorded(&self, message_id: i64) -> Result<bool>;
@@ -392,19 +515,9 @@ delegate! {
     pub async fn set_history_denied(&self, channel_id: i64, denied: bool) -> Result<()>;
     /// Channels of a server whose message history the bot may not read, with since when.
     pub async fn history_denied(&self, guild_id: i64) -> Result<Vec<(i64, DateTime<Utc>)>>;
-    /// Finishes a pending delivery as `sent` (remembering the stories the channel now has) or
-    /// `skipped` (nothing left to post for it, with `reason` when it is worth saying); `false`
-    /// when it was no longer pending (cancelled meanwhile: then it stays cancelled).
-    pub async fn finish_delivery(&self, d: &DueDelivery, status: &str, stories: &[i64], reason: Option<&str>) -> Result<bool>;
-    /// Gives up on a delivery Discord rejects for good (a 400: the message itself is wrong),
-    /// with the reason; its channel stays active.
-    pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()>;
-    /// Puts a delivery off until `not_before`. A rate limit counts as no attempt; a refusal
-    /// (403/404) counts toward pausing the channel, any other failure only toward the backoff.
-    pub async fn retry_delivery(&self, id: i64, not_before: DateTime<Utc>, error: &str, failure: Failure) -> Result<()>;
-    /// Gives up on a delivery Discord refuses, and pauses every subscription of its channel
-    /// with the reason (the channel refuses the bot, whichever subscription asked).
-    pub async fn fail_and_pause(&self, d: &DueDelivery, reason: &str) -> Result<()>;
+    /// A server's deliveries that failed for good since `since` (not those of a paused
+    /// channel, which `/status` lists as paused), newest first, five at most.
+    pub async fn failed_deliveries(&self, guild_id: i64, since: DateTime<Utc>) -> Result<Vec<FailedDelivery>>;
     /// Stories the channel received since `since`.
     pub async fn channel_stories(&self, channel_id: i64, since: DateTime<Utc>) -> Result<HashSet<i64>>;
     /// The story id of each brief of an issue, in order.
@@ -440,6 +553,56 @@ delegate! {
     /// One page of [`Store::search`] and the result count (up to [`MAX_RESULTS`]), from one
     /// pass over the index: what `/news search` shows.
     pub async fn search_page(&self, query: &str, source: Option<&str>, limit: i64, offset: i64) -> Result<Page>;
+}
+
+/// Each write of the lease holder's work, passed to the backend with this process's fencing
+/// token ([`Store::fence`]): the backend writes nothing ([`StoreError::LeaseLost`]) once another
+/// process has taken the lease.
+macro_rules! delegate_fenced {
+    ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let fence = self.fence();
+                    match &self.backend {
+                        Backend::Sqlite(b) => b.$name($($arg,)* fence).await,
+                        Backend::Postgres(b) => b.$name($($arg,)* fence).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate_fenced! {
+    /// Fixes a pending delivery's messages and the stories they carry, at its first attempt.
+    /// Parts below `parts_sent` (posted by a version that did not freeze) count as posted.
+    /// `None` when the delivery is no longer pending or was frozen meanwhile.
+    pub async fn freeze(&self, d: &DueDelivery, messages: &[Message], stories: &[i64]) -> Result<Option<Frozen>>;
+    /// Marks a part as being sent, before its POST: from now on, until it is recorded, it is in
+    /// doubt. `false` when the delivery is no longer pending (unsubscribed or cancelled
+    /// meanwhile): then nothing more of it may go out. A part already in doubt keeps the time
+    /// of its first attempt, so a later look covers every try.
+    pub async fn record_attempt(&self, delivery_id: i64, part: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// Discord answered a part's POST with a definite refusal (4xx): it did not create the
+    /// message, so the part is no longer in doubt.
+    pub async fn clear_attempt(&self, delivery_id: i64, part: i64) -> Result<()>;
+    /// Records a part as posted (or found posted) as message `message_id`.
+    pub async fn record_part_sent(&self, delivery_id: i64, part: i64, message_id: i64) -> Result<()>;
+    /// Finishes a pending delivery as `sent` (remembering the stories the channel now has) or
+    /// `skipped` (nothing left to post for it, with `reason` when it is worth saying); `false`
+    /// when it was no longer pending (cancelled meanwhile: then it stays cancelled).
+    pub async fn finish_delivery(&self, d: &DueDelivery, status: &str, stories: &[i64], reason: Option<&str>) -> Result<bool>;
+    /// Gives up on a delivery Discord rejects for good (a 400: the message itself is wrong),
+    /// with the reason; its channel stays active.
+    pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()>;
+    /// Puts a delivery off until `not_before`. A rate limit counts as no attempt; a refusal
+    /// (403/404) counts toward pausing the channel, any other failure only toward the backoff.
+    pub async fn retry_delivery(&self, id: i64, not_before: DateTime<Utc>, error: &str, failure: Failure) -> Result<()>;
+    /// Gives up on a delivery Discord refuses, and pauses every subscription of its channel
+    /// with the reason (the channel refuses the bot, whichever subscription asked).
+    pub async fn fail_and_pause(&self, d: &DueDelivery, reason: &str) -> Result<()>;
     /// The next delivery due at `at`, none of a paused channel and none to a channel in `busy`
     /// (waiting on its own rate limit: another channel's post must not wait behind it). New
     /// issues come first, the oldest first; reposts, which anyone with Manage Server can queue,

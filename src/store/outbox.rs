@@ -52,6 +52,17 @@ pub struct DueDelivery {
     pub issue_at: DateTime<Utc>,
 }
 
+/// A delivery that failed for good (Discord rejected its message, or its stored data could not
+/// be read), for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct FailedDelivery {
+    pub id: i64,
+    pub channel_id: i64,
+    pub issue_id: i64,
+    pub finished_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
 /// How a failed attempt counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {

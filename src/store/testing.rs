@@ -22,6 +22,17 @@ pub async fn forget_posting(store: &Store, delivery_id: i64) -> Result<()> {
     each_backend!(store, forget_posting(delivery_id))
 }
 
+/// Deletes a delivery's frozen messages and keeps its stories, as the prune of the version
+/// before issue 19 did to a failed delivery a day after its channel was paused.
+pub async fn forget_parts(store: &Store, delivery_id: i64) -> Result<()> {
+    each_backend!(store, forget_parts(delivery_id))
+}
+
+/// Makes a delivery's frozen messages unreadable.
+pub async fn corrupt_parts(store: &Store, delivery_id: i64) -> Result<()> {
+    each_backend!(store, corrupt_parts(delivery_id))
+}
+
 /// Drops the search index's documents after the first `keep` indexed (all of them with 0):
 /// what a refill cut short, or a lost index, leaves.
 pub async fn cut_search_index(store: &Store, keep: i64) -> Result<()> {

@@ -634,6 +634,47 @@ async fn no_log_line_carries_the_bot_token_or_an_interaction_token() {
     );
 }
 
+/// Issue 19, item 7: the copy goes only into a database that holds nothing. Before, only its
+/// issues and subscriptions were looked at, and a database holding other rows (a source of its
+/// own, say) was mixed into.
+#[tokio::test]
+async fn migrate_from_sqlite_refuses_a_database_that_holds_anything() {
+    let Some(db) = TestDb::postgres_only("the copy goes into PostgreSQL") else {
+        return;
+    };
+    let lite = TestDb::sqlite();
+    let from = lite.store().await;
+    crate::support::record(
+        &from,
+        "aitimes-briefing",
+        &crate::support::issue_of(1, 0, 3),
+    )
+    .await;
+    from.close().await;
+    // No issues and no subscriptions, but a source of its own: not empty.
+    let to = db.store().await;
+    to.upsert_source(
+        &briefbot::domain::SourceId::parse("other-source").unwrap(),
+        "Other",
+    )
+    .await
+    .unwrap();
+    let lite_url = lite.url.to_string();
+
+    let out = briefbot(db.dir.path(), &[], &["migrate", "--from", &lite_url]).await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already holds rows in sources"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        to.latest(10, None).await.unwrap().is_empty(),
+        "nothing copied"
+    );
+}
+
 /// `briefbot migrate --from sqlite://…` copies every table into an empty PostgreSQL database: the
 /// same issues, briefs, subscriptions, deliveries (pending and finished), stories, validators,
 /// failing entries and search sessions, with their ids; search finds the same; new rows get

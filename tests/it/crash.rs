@@ -189,3 +189,61 @@ async fn killed_at_any_point_and_restarted_every_channel_gets_every_part_exactly
         "in-doubt parts found after restarts: {found}\n{tail}"
     );
 }
+
+/// SPEC §7: one process per SQLite file. A second `briefbot run` on the same file (started by
+/// mistake, by a second service manager, twice by a script) refuses to start with one line and
+/// exit code 2, and the first goes on alone: an issue stored afterwards is posted once. Before,
+/// both ran, and both posted it (the fake forgets nonces at once, as Discord does after minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_sqlite_file_refuses_to_start_and_the_first_posts_once() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path();
+    let site = FakeSite::start().await;
+    site.serve_bytes(
+        LIST,
+        b"<html><body><section id=\"section-list\"><ul class=\"type1\"></ul></section></body></html>"
+            .to_vec(),
+        "text/html; charset=utf-8",
+    );
+    std::fs::write(
+        dir.join("sources.toml"),
+        format!(
+            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1h\"\n",
+            site.url(LIST)
+        ),
+    )
+    .unwrap();
+    let discord = FakeDiscord::start().await;
+    discord.forget_nonces_after(Duration::ZERO);
+    let store = db.store().await;
+    store
+        .subscribe(7, FIRST_CHANNEL as i64, ALL_SOURCES, None, 1)
+        .await
+        .unwrap();
+
+    let mut first = start(dir, &discord, "first.log");
+    eventually(30, "the first connects", || discord.identified() >= 1).await;
+    let second = start(dir, &discord, "second.log");
+    let mut second = second;
+    let code = tokio::time::timeout(Duration::from_secs(30), second.wait())
+        .await
+        .expect("the second stops at once")
+        .unwrap();
+    let said = std::fs::read_to_string(dir.join("second.log")).unwrap();
+    assert_eq!(code.code(), Some(2), "{said}");
+    assert_eq!(said.lines().count(), 1, "one line: {said}");
+    assert!(
+        said.contains("another `briefbot run` is using the database"),
+        "{said}"
+    );
+
+    // The first still runs, and posts the next issue once.
+    record(&store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    eventually(30, "the issue posted", || discord.all_messages() >= 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(first.try_wait().unwrap().is_none(), "the first still runs");
+    assert_eq!(discord.messages(FIRST_CHANNEL).len(), 1);
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+}

@@ -461,6 +461,68 @@ async fn without_read_message_history_an_in_doubt_part_relies_on_the_nonce_and_s
     assert_eq!(denied.iter().map(|(c, _)| *c).collect::<Vec<_>>(), [100]);
 }
 
+/// Issue 19, item 7: the "denies Read Message History" flag is cleared once a look in the
+/// channel works again (before, `/status` kept asking for a permission granted since).
+#[tokio::test]
+async fn the_history_flag_is_cleared_once_the_permission_is_granted() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    discord.lose_answers(100, 1);
+    discord.deny_history(100);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    drain(&mut deliverer(store, discord)).await;
+    assert_eq!(store.history_denied(GUILD).await.unwrap().len(), 1);
+
+    discord.allow_history(100);
+    discord.lose_answers(100, 1);
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+    drain(&mut deliverer(store, discord)).await;
+
+    assert_eq!(discord.messages(100).len(), 2);
+    assert!(store.history_denied(GUILD).await.unwrap().is_empty());
+}
+
+/// Issue 19, item 7: a refusal (403) that arrives after `/unsubscribe` cancelled its delivery
+/// leaves it cancelled. Before, `fail_and_pause` had no `status = 'pending'` guard: the
+/// delivery became `failed`, and the channel's next resume posted it again.
+#[tokio::test]
+async fn a_refusal_after_unsubscribe_leaves_the_delivery_cancelled() {
+    let w = World::new(&[]).await;
+    let store = &w.store;
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    let d = store
+        .due_delivery(briefbot::store::now(), &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.unsubscribe(100, ALL_SOURCES).await.unwrap());
+
+    store
+        .fail_and_pause(&d, "Discord answered 403 Forbidden")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("cancelled".to_owned(), 1)]
+    );
+    // Subscribed again, paused and resumed: nothing of the cancelled post is owed.
+    w.subscribe(100).await;
+    briefbot::store::testing::pause_channel(store, 100, briefbot::store::now(), "403")
+        .await
+        .unwrap();
+    let resumed = store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed,
+        briefbot::store::outbox::Subscribed::Resumed { owed: 0 }
+    );
+}
+
 #[tokio::test]
 async fn the_fake_forgets_nonces_as_discord_does() {
     // The unkind part the tests above depend on: past the window, a repeated nonce is a
@@ -808,6 +870,156 @@ async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_
         .map(|m| m.embeds()[0]["title"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(titles, ["\\[테스트\\] 이슈 1", "\\[테스트\\] 이슈 2"]);
+}
+
+/// Issue 19, item 1: a channel paused by 403s, the hourly prune a day later, then `/subscribe`
+/// to resume it. The failed delivery's frozen messages were pruned with every finished
+/// delivery's, its stories were not, and the resume read "stories, no parts" as every part
+/// posted: `sent`, nothing in the channel, its stories remembered there. Now a delivery that can
+/// still be resumed keeps its messages.
+#[tokio::test]
+async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_once() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    w.subscribe(200).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[403, 403, 403]);
+    let steps = drain(&mut deliverer(store, discord)).await;
+    assert!(
+        steps.iter().any(|s| matches!(s, Step::Paused { .. })),
+        "{steps:?}"
+    );
+    assert_eq!(discord.messages(200).len(), 1);
+
+    // The prune as it runs 30 hours later.
+    let now = briefbot::store::now();
+    store
+        .prune(now + chrono::Duration::hours(30))
+        .await
+        .unwrap();
+    let paused = store.delivery_counts().await.unwrap();
+    assert_eq!(paused, [("failed".to_owned(), 1), ("sent".to_owned(), 1)]);
+    let failed = store.due_delivery(now, &[]).await.unwrap();
+    assert!(failed.is_none(), "a failed delivery is not due");
+    assert!(
+        store
+            .frozen(1)
+            .await
+            .unwrap()
+            .is_some_and(|f| !f.parts.is_empty()),
+        "a delivery that can still be resumed keeps its frozen messages"
+    );
+    let resumed = store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed,
+        briefbot::store::outbox::Subscribed::Resumed { owed: 1 }
+    );
+    drain(&mut deliverer(store, discord)).await;
+
+    let titles: Vec<String> = discord
+        .messages(100)
+        .iter()
+        .map(|m| m.embeds()[0]["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["\\[테스트\\] 이슈 1"]);
+    assert_eq!(
+        store.delivery_counts().await.unwrap(),
+        [("sent".to_owned(), 2)]
+    );
+    // Still kept past the catch-up window by nothing: a month on, it goes like the others.
+    let pruned = store.prune(now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(pruned.deliveries, 2);
+}
+
+/// Issue 19, item 1: a delivery with stories but no frozen messages (what the prune of the
+/// version before left) is frozen again and posted, never read as posted.
+#[tokio::test]
+async fn a_delivery_whose_frozen_messages_are_gone_is_frozen_again_not_read_as_posted() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    w.subscribe(100).await;
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    discord.script(100, &[403, 403, 403]);
+    drain(&mut deliverer(store, discord)).await;
+    briefbot::store::testing::forget_parts(store, 1)
+        .await
+        .unwrap();
+
+    store
+        .subscribe(GUILD, 100, ALL_SOURCES, None, ADMIN)
+        .await
+        .unwrap();
+    let steps = drain(&mut deliverer(store, discord)).await;
+
+    assert_eq!(
+        steps,
+        [Step::Sent {
+            delivery: 1,
+            parts: 1
+        }]
+    );
+    assert_eq!(discord.messages(100).len(), 1);
+}
+
+/// Issue 19, item 5: one delivery whose frozen messages cannot be read. Before, the worker
+/// picked it again a second later, for ever (it is the oldest due), and no channel got the
+/// next issue. Now it backs off on its own and fails with the reason, and the others go on.
+#[tokio::test]
+async fn one_unreadable_delivery_fails_alone_and_every_other_channel_gets_the_next_issue() {
+    let w = World::new(&[]).await;
+    let (store, discord) = (&w.store, &w.discord);
+    for channel in [100, 200, 300] {
+        w.subscribe(channel).await;
+    }
+    crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
+    // Channel 100's post is frozen and answered 500: pending, its messages stored.
+    discord.script(100, &[500]);
+    let mut worker = deliverer(store, discord);
+    assert!(matches!(
+        worker.step().await.unwrap(),
+        Step::Retry { delivery: 1, .. }
+    ));
+    briefbot::store::testing::corrupt_parts(store, 1)
+        .await
+        .unwrap();
+    crate::support::record(store, "aitimes-briefing", &issue_of(2, 20, 3)).await;
+
+    let mut failed = Vec::new();
+    for _ in 0..40 {
+        match worker.step().await {
+            Ok(Step::Idle) => break,
+            Ok(Step::Failed { delivery, reason }) => failed.push((delivery, reason)),
+            Ok(_) | Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    for channel in [200, 300] {
+        assert_eq!(discord.messages(channel).len(), 2, "channel {channel}");
+    }
+    assert_eq!(discord.messages(100).len(), 1, "the next issue, in 100 too");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, 1);
+    assert!(failed[0].1.contains("unreadable"), "{}", failed[0].1);
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    // `/status` names it with its reason.
+    let listed = store
+        .failed_deliveries(GUILD, briefbot::store::now() - chrono::Duration::days(3))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].id, listed[0].channel_id), (1, 100));
+    assert!(
+        listed[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreadable")),
+        "{listed:?}"
+    );
 }
 
 #[tokio::test]

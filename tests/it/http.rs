@@ -103,6 +103,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
     telemetry.scrape("aitimes-briefing", false);
     telemetry.scrape("aitimes-briefing", true);
     telemetry.source_restarted("aitimes-briefing", "a parser panicked");
+    telemetry.worker_restarted("a bug in the worker");
 
     let (status, kind, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 200, "{body}");
@@ -125,6 +126,11 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         "a parser panicked"
     );
     assert_eq!(health["sources"][1]["restarts"], 0);
+    assert_eq!(health["delivery_worker_restarts"], 1);
+    assert_eq!(
+        health["delivery_worker_last_restart_reason"],
+        "a bug in the worker"
+    );
     assert_eq!(health["sources"][1]["id"], "never-polled");
     assert_eq!(health["sources"][1]["issues"], 0);
     assert_eq!(health["sources"][1]["last_success_at"], Value::Null);
@@ -154,6 +160,7 @@ async fn healthz_and_metrics_report_sources_deliveries_and_the_gateway() {
         "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"ok\"} 2",
         "briefbot_scrapes_total{source=\"aitimes-briefing\",outcome=\"error\"} 1",
         "briefbot_source_restarts_total{source=\"aitimes-briefing\"} 1",
+        "briefbot_delivery_worker_restarts_total 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }

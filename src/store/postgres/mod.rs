@@ -14,9 +14,9 @@ use sqlx::{
 };
 
 use super::outbox::{
-    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, Failure, Frozen, ISSUE_BAND_MEMORY,
-    MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY, PARTS_MEMORY, Part,
-    Pruned, STORY_MEMORY, Subscribed, Subscription,
+    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
+    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
+    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
 };
 use super::search::Session;
 use super::{
@@ -34,35 +34,23 @@ pub(super) mod testing;
 
 /// The advisory lock every writing transaction holds ("briefbot" in ASCII).
 const WRITE_LOCK: i64 = 0x6272_6965_6662_6f74;
-/// The session advisory lock of the scheduler lease ("bb-lease").
-const LEASE_LOCK: i64 = 0x6262_2d6c_6561_7365;
 
-/// The scheduler lease: [`LEASE_LOCK`] held by a connection of its own.
-#[derive(Debug)]
-pub struct Lease {
-    conn: sqlx::PgConnection,
-}
+/// The lease row of a fencing token, read inside a write transaction (`begin_fenced`) under a
+/// share lock: a taking of the lease (an update of the row) waits for the transaction, and a
+/// taking committed first leaves no row with the old generation to find.
+const FENCE_CHECK: &str =
+    "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1 FOR SHARE";
 
-impl Lease {
-    pub async fn held(&mut self, within: std::time::Duration) -> bool {
-        let asked = sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-                                AND pid = pg_backend_pid() AND granted
-                                AND objid = ($1 & 4294967295)::oid)",
-        )
-        .bind(LEASE_LOCK)
-        .fetch_one(&mut self.conn);
-        matches!(tokio::time::timeout(within, asked).await, Ok(Ok(true)))
-    }
-
-    pub async fn release(mut self) {
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LEASE_LOCK)
-            .execute(&mut self.conn)
-            .await;
-        let _ = sqlx::Connection::close(self.conn).await;
-    }
-}
+/// How long one statement may run on a pooled connection: no database call of the lease
+/// holder's work hangs much past the lease (30 s by default). Migrations run on a connection of
+/// their own, without it.
+const STATEMENT_TIMEOUT: &str = "20s";
+/// How long a transaction may sit idle on a pooled connection. briefbot's transactions send
+/// their statements back to back, so only a process that hung or was cut off in the middle of
+/// one leaves it idle: the server then ends it after this, releasing what it holds (the write
+/// lock, the lease row), which every other process's writes and the taking of the lease wait
+/// for. `briefbot migrate --from` turns it off for its copy.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 
 /// The first key of every process's presence lock (`pg_advisory_lock(PRESENCE, pid)`, "bb").
 const PRESENCE: i32 = 0x6262;
@@ -123,13 +111,43 @@ impl Backend {
             // the JIT threshold, and compiling it took 80 ms of every stored issue (2 issues a
             // second instead of 50); briefbot's statements are short and never gain from it.
             .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
+        // Migrations (a search index rewritten at a million briefs takes minutes) on a
+        // connection of their own, without the pool's bounds.
+        let mut migrating = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: shown.clone(),
+                source,
+            })?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&mut migrating)
+            .await?;
+        let _ = sqlx::Connection::close(migrating).await;
+        // Every pooled connection bounded (issue 19): a statement, or a transaction left idle,
+        // ends on the server after its timeout, and the server probes the connection
+        // (TCP keepalives, and `tcp_user_timeout` for data it sent that is never
+        // acknowledged), so a holder cut off by a partition loses its sessions and their
+        // locks. sqlx 0.9 offers no client-side socket options: a call of a process whose
+        // network is blackholed can still wait on its socket, but the lease is checked by
+        // its own clock before every post and by the fencing token in every write, so what
+        // such a call does when it completes is refused.
+        let options = options.options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            ("tcp_keepalives_idle", "10"),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "20000"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: shown, source })?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let mut presence = dedicated(&pool).await?;
         let me: i64 = sqlx::query_scalar("SELECT pg_backend_pid()::bigint")
             .fetch_one(&mut presence)
@@ -185,39 +203,73 @@ impl Backend {
         .rows_affected())
     }
 
-    /// Takes the scheduler lease on a connection of its own if no other session holds it.
-    pub async fn try_lease(&self) -> Result<Option<Lease>> {
-        let mut conn = dedicated(&self.pool).await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LEASE_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if got {
-            Ok(Some(Lease { conn }))
-        } else {
-            let _ = sqlx::Connection::close(conn).await;
-            Ok(None)
-        }
+    /// Takes the scheduler lease for `ttl` if it has expired (by the database's clock): the
+    /// next generation, or `None` while another process holds it.
+    pub async fn try_lease(&self, ttl: std::time::Duration) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE scheduler_lease
+             SET holder = $1, generation = generation + 1,
+                 expires_at = clock_timestamp() + make_interval(secs => $2)
+             WHERE id = 1 AND expires_at <= clock_timestamp()
+             RETURNING generation",
+        )
+        .bind(self.me)
+        .bind(ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Renews the lease of `generation` for another `ttl`; `false` when it expired or another
+    /// process took it.
+    pub async fn renew_lease(&self, generation: i64, ttl: std::time::Duration) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE scheduler_lease SET expires_at = clock_timestamp() + make_interval(secs => $2)
+             WHERE id = 1 AND generation = $1 AND expires_at > clock_timestamp()",
+        )
+        .bind(generation)
+        .bind(ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Lets the lease of `generation` expire now, so a standby takes it at once.
+    pub async fn release_lease(&self, generation: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE scheduler_lease SET expires_at = '1970-01-01T00:00:00Z'
+             WHERE id = 1 AND generation = $1",
+        )
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     // Channels in `busy` are one array parameter. The delivery is claimed in the same statement
     // (`FOR UPDATE SKIP LOCKED`: two processes asking at once get different deliveries, neither
     // waits), and one claimed by another process is left alone while that process lives (its
     // presence lock is held); a dead process's claim is void at once, and its in-doubt parts are
-    // reconciled by whoever takes the delivery (SPEC §6).
+    // reconciled by whoever takes the delivery (SPEC §6). The lease holder (`fence`) claims in a
+    // transaction that checks its lease first, and ignores every other claim: only the holder
+    // posts, so a claim ends with its holder's lease (issue 19: a former holder that could not
+    // release its claims used to keep them from the new one while it lived).
     pub async fn due_delivery(
         &self,
         at: DateTime<Utc>,
         busy: &[i64],
+        fence: Option<i64>,
     ) -> Result<Option<DueDelivery>> {
-        Ok(sqlx::query_as(
+        let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        let due = sqlx::query_as(
             "WITH next AS (
                  SELECT d.id FROM deliveries d
                  JOIN issues i ON i.id = d.issue_id
                  LEFT JOIN subscriptions s ON s.id = d.subscription_id
                  WHERE d.status = 'pending' AND d.not_before <= $1 AND s.paused_at IS NULL
                    AND d.channel_id <> ALL($2)
-                   AND (d.claimed_by IS NULL OR d.claimed_by = $3
+                   AND (d.claimed_by IS NULL OR d.claimed_by = $3 OR $5
                         OR d.claimed_by NOT IN (
                             SELECT objid::bigint FROM pg_locks
                             WHERE locktype = 'advisory' AND classid = $4::oid
@@ -239,8 +291,11 @@ impl Backend {
         .bind(busy)
         .bind(self.me)
         .bind(PRESENCE)
-        .fetch_optional(&self.pool)
-        .await?)
+        .bind(fence.is_some())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(due)
     }
 }
 

@@ -13,6 +13,32 @@ struct PartRow {
     message_id: Option<i64>,
 }
 
+/// A write transaction of the lease holder's work: [`StoreError::LeaseLost`] unless `fence`
+/// (this process's lease generation) is still the lease's. The lease row is read in the
+/// transaction ([`FENCE_CHECK`]: under a share lock on PostgreSQL, so a taking of the lease
+/// waits for this transaction to end and one that came first is seen; SQLite's write lock
+/// serializes both), so no write of a former holder lands after another took over. `None`: a
+/// process that never took the lease (tests and tools), not fenced.
+async fn begin_fenced(pool: &Pool, fence: Option<i64>) -> Result<Transaction<'static, Db>> {
+    let mut tx = begin_write(pool).await?;
+    check_fence(&mut tx, fence).await?;
+    Ok(tx)
+}
+
+/// [`begin_fenced`]'s check, in a transaction of the caller's.
+async fn check_fence(conn: &mut Conn, fence: Option<i64>) -> Result<()> {
+    if let Some(generation) = fence {
+        let held: Option<i64> = sqlx::query_scalar(FENCE_CHECK)
+            .bind(generation)
+            .fetch_optional(conn)
+            .await?;
+        if held.is_none() {
+            return Err(StoreError::LeaseLost);
+        }
+    }
+    Ok(())
+}
+
 impl Backend {
     pub async fn subscribe(
         &self,
@@ -294,6 +320,11 @@ impl Backend {
         .bind(delivery_id)
         .fetch_all(&self.pool)
         .await?;
+        if rows.is_empty() {
+            // Stories but no messages (pruned by a version before issue 19): not frozen, so
+            // never read as "every part posted"; `freeze` fixes its messages again.
+            return Ok(None);
+        }
         let corrupt = |e: serde_json::Error| {
             StoreError::Corrupt(format!("frozen delivery {delivery_id}: {e}"))
         };
@@ -319,11 +350,14 @@ impl Backend {
         d: &DueDelivery,
         messages: &[Message],
         stories: &[i64],
+        fence: Option<i64>,
     ) -> Result<Option<Frozen>> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         let frozen = sqlx::query(
             "UPDATE deliveries SET stories = $2
-             WHERE id = $1 AND status = 'pending' AND stories IS NULL",
+             WHERE id = $1 AND status = 'pending'
+               AND (stories IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM delivery_parts WHERE delivery_id = $1))",
         )
         .bind(d.id)
         .bind(serde_json::to_string(stories).unwrap_or_else(|_| "[]".to_owned()))
@@ -368,8 +402,10 @@ impl Backend {
         delivery_id: i64,
         part: i64,
         at: DateTime<Utc>,
+        fence: Option<i64>,
     ) -> Result<bool> {
-        Ok(sqlx::query(
+        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let attempted = sqlx::query(
             "UPDATE delivery_parts SET attempted_at = COALESCE(attempted_at, $3)
              WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL
                AND EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND status = 'pending')",
@@ -377,21 +413,30 @@ impl Backend {
         .bind(delivery_id)
         .bind(part)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected()
-            == 1)
+            == 1;
+        tx.commit().await?;
+        Ok(attempted)
     }
 
-    pub async fn clear_attempt(&self, delivery_id: i64, part: i64) -> Result<()> {
+    pub async fn clear_attempt(
+        &self,
+        delivery_id: i64,
+        part: i64,
+        fence: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE delivery_parts SET attempted_at = NULL
              WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL",
         )
         .bind(delivery_id)
         .bind(part)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -400,8 +445,9 @@ impl Backend {
         delivery_id: i64,
         part: i64,
         message_id: i64,
+        fence: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE delivery_parts SET message_id = $3 WHERE delivery_id = $1 AND part = $2",
         )
@@ -463,9 +509,10 @@ impl Backend {
         status: &str,
         stories: &[i64],
         reason: Option<&str>,
+        fence: Option<i64>,
     ) -> Result<bool> {
         let at = now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         let finished = sqlx::query(
             "UPDATE deliveries SET status = $2, finished_at = $3, last_error = $4
              WHERE id = $1 AND status = 'pending'",
@@ -487,7 +534,13 @@ impl Backend {
         Ok(finished)
     }
 
-    pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()> {
+    pub async fn fail_delivery(
+        &self,
+        d: &DueDelivery,
+        reason: &str,
+        fence: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
                     attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
@@ -495,8 +548,9 @@ impl Backend {
         .bind(d.id)
         .bind(now())
         .bind(reason)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -506,7 +560,9 @@ impl Backend {
         not_before: DateTime<Utc>,
         error: &str,
         failure: Failure,
+        fence: Option<i64>,
     ) -> Result<()> {
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET not_before = $2, last_error = $3,
                     attempts = attempts + CASE WHEN $4 THEN 0 ELSE 1 END,
@@ -518,17 +574,23 @@ impl Backend {
         .bind(error)
         .bind(failure == Failure::RateLimited)
         .bind(failure == Failure::Refused)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn fail_and_pause(&self, d: &DueDelivery, reason: &str) -> Result<()> {
+    pub async fn fail_and_pause(
+        &self,
+        d: &DueDelivery,
+        reason: &str,
+        fence: Option<i64>,
+    ) -> Result<()> {
         let at = now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
-                    attempts = attempts + 1 WHERE id = $1",
+                    attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
         )
         .bind(d.id)
         .bind(at)
@@ -546,6 +608,24 @@ impl Backend {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub async fn failed_deliveries(
+        &self,
+        guild_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FailedDelivery>> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.channel_id, d.issue_id, d.finished_at, d.last_error
+             FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.status = 'failed' AND d.finished_at >= $2
+               AND COALESCE(d.guild_id, s.guild_id) = $1 AND s.paused_at IS NULL
+             ORDER BY d.finished_at DESC, d.id DESC LIMIT 5",
+        )
+        .bind(guild_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn channel_stories(
@@ -645,12 +725,20 @@ impl Backend {
                     .rows_affected(),
             )
         };
-        pruned.parts = run(
+        // A failed delivery of a new issue keeps its messages for as long as `/subscribe` can
+        // resume it (its issue within the catch-up window): the resume posts exactly those.
+        pruned.parts = sqlx::query(
             "DELETE FROM delivery_parts WHERE delivery_id IN (
-                 SELECT id FROM deliveries WHERE status <> 'pending' AND finished_at < $1)",
-            at - PARTS_MEMORY,
+                 SELECT d.id FROM deliveries d JOIN issues i ON i.id = d.issue_id
+                 WHERE d.status <> 'pending' AND d.finished_at < $1
+                   AND NOT (d.status = 'failed' AND d.kind = 'new'
+                            AND COALESCE(i.published_at, i.first_seen_at) >= $2))",
         )
-        .await?;
+        .bind(at - PARTS_MEMORY)
+        .bind(at - CATCH_UP)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         pruned.deliveries = run(
             "DELETE FROM deliveries WHERE status <> 'pending' AND finished_at < $1",
             at - DELIVERY_MEMORY,

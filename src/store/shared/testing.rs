@@ -23,6 +23,26 @@ pub async fn forget_posting(b: &Backend, delivery_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Deletes a delivery's frozen messages and leaves its stories: what the hourly prune of the
+/// version before issue 19 left of a failed delivery a day after its channel was paused.
+pub async fn forget_parts(b: &Backend, delivery_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM delivery_parts WHERE delivery_id = $1")
+        .bind(delivery_id)
+        .execute(&b.pool)
+        .await?;
+    Ok(())
+}
+
+/// Makes a delivery's frozen messages unreadable (a disk fault, a hand edit, a bug of a past
+/// version).
+pub async fn corrupt_parts(b: &Backend, delivery_id: i64) -> Result<()> {
+    sqlx::query("UPDATE delivery_parts SET body = 'not a message' WHERE delivery_id = $1")
+        .bind(delivery_id)
+        .execute(&b.pool)
+        .await?;
+    Ok(())
+}
+
 /// Pauses every subscription of `channel` as a refusal by Discord would.
 pub async fn pause_channel(
     b: &Backend,

@@ -16,9 +16,9 @@ use sqlx::{
 };
 
 use super::outbox::{
-    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, Failure, Frozen, ISSUE_BAND_MEMORY,
-    MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY, PARTS_MEMORY, Part,
-    Pruned, STORY_MEMORY, Subscribed, Subscription,
+    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
+    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
+    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
 };
 use super::search::Session;
 use super::{
@@ -38,6 +38,10 @@ pub struct Backend {
     pool: Pool,
 }
 
+/// The lease row of a fencing token, read inside a write transaction (`begin_fenced`): SQLite's
+/// write lock already serializes it with every other writer.
+const FENCE_CHECK: &str = "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1";
+
 /// A transaction that holds SQLite's write lock from its start: two writers that both read
 /// before writing (two sources recording the same issue) are serialized, instead of both reading
 /// "not stored" and one failing on commit.
@@ -50,6 +54,45 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
         url: url.to_owned(),
         source,
     })
+}
+
+/// The lock of one `briefbot run` on a database file (SPEC §7: one process per SQLite file):
+/// an exclusive advisory lock (`flock`) on `<file>.lock` beside it. The operating system frees
+/// it when the process ends, however it ends (a crash, SIGKILL), so it never goes stale.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+/// Takes [`FileLock`] for the database `url` names; `Ok(None)` for an in-memory database, and
+/// [`StoreError::InUse`] when another process holds it.
+pub fn lock_file(url: &str) -> Result<Option<FileLock>> {
+    let options = options(url)?;
+    let path = options.get_filename();
+    if path.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = std::path::PathBuf::from(lock);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| StoreError::Lock(format!("cannot open {}: {e}", lock.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(FileLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "another `briefbot run` is using the database {} (it holds {}); one process per SQLite file: stop the other first, or use PostgreSQL for several",
+            path.display(),
+            lock.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Lock(format!(
+            "cannot lock {}: {e}",
+            lock.display()
+        ))),
+    }
 }
 
 impl Backend {
@@ -104,11 +147,25 @@ impl Backend {
         &self.pool
     }
 
-    // Channels in `busy` are passed as one JSON array: SQLite has no array parameters.
+    /// Takes the scheduler lease: always granted (this process owns the file), with the next
+    /// generation, so a write of an earlier run's work in this database is refused as it
+    /// would be on PostgreSQL.
+    pub async fn take_lease(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "UPDATE scheduler_lease SET generation = generation + 1 WHERE id = 1
+             RETURNING generation",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    // Channels in `busy` are passed as one JSON array: SQLite has no array parameters. Nothing
+    // is claimed (one process), so nothing is fenced: the writes that follow are.
     pub async fn due_delivery(
         &self,
         at: DateTime<Utc>,
         busy: &[i64],
+        _fence: Option<i64>,
     ) -> Result<Option<DueDelivery>> {
         let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".to_owned());
         Ok(sqlx::query_as(

@@ -339,6 +339,11 @@ impl FakeDiscord {
         self.state.lock().unwrap().history_denied.insert(channel);
     }
 
+    /// The bot may read the channel's message history again (the permission was granted).
+    pub fn allow_history(&self, channel: u64) {
+        self.state.lock().unwrap().history_denied.remove(&channel);
+    }
+
     /// The channel's next `n` posts are created, but never answered (the connection stays open
     /// until the client gives up).
     pub fn stall_answers(&self, channel: u64, n: usize) {

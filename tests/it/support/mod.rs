@@ -5,6 +5,7 @@
 pub mod common;
 pub mod discord;
 pub mod pairs;
+pub mod proxy;
 pub mod site;
 
 use std::path::PathBuf;
@@ -52,7 +53,10 @@ pub fn real_fixture(name: &str) -> String {
 /// unless the caller says otherwise), against the fake Discord at `discord_base`, registering
 /// commands in guild 7, killed when dropped. The caller adds the token, settings and stderr.
 pub fn briefbot_run(dir: &std::path::Path, discord_base: &str) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_briefbot"));
+    // `BRIEFBOT_TEST_BIN` runs another build instead (an older one, to show a test fails there).
+    let binary = std::env::var("BRIEFBOT_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_briefbot").into());
+    let mut command = tokio::process::Command::new(binary);
     command
         .arg("run")
         .current_dir(dir)
