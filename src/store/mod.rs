@@ -451,9 +451,6 @@ delegate! {
     /// The stored issue this one repeats, if any: by URL, by content hash, or by near-identical
     /// text. Reads only.
     pub async fn find_duplicate(&self, issue: &Issue, seen_at: &[&CanonicalUrl]) -> Result<Option<(i64, CanonicalUrl)>>;
-    /// Stores an issue unless it repeats a stored one; either way every URL in `seen_at`
-    /// becomes known as that issue's, so it is not fetched again. One transaction.
-    pub async fn record_issue(&self, source: &SourceId, issue: &Issue, seen_at: &[&CanonicalUrl], page: &SourcePage<'_>) -> Result<Recorded>;
     /// The newest issues, newest first, optionally of one source.
     pub async fn latest(&self, count: i64, source: Option<&str>) -> Result<Vec<StoredIssue>>;
     /// The issues published (or, lacking a time, first seen) in `[start, end)`, oldest first.
@@ -576,6 +573,10 @@ macro_rules! delegate_fenced {
 }
 
 delegate_fenced! {
+    /// Stores an issue unless it repeats a stored one; either way every URL in `seen_at`
+    /// becomes known as that issue's, so it is not fetched again. One transaction, with the
+    /// deliveries it owes: the scheduler's write, fenced as the worker's are.
+    pub async fn record_issue(&self, source: &SourceId, issue: &Issue, seen_at: &[&CanonicalUrl], page: &SourcePage<'_>) -> Result<Recorded>;
     /// Fixes a pending delivery's messages and the stories they carry, at its first attempt.
     /// Parts below `parts_sent` (posted by a version that did not freeze) count as posted.
     /// `None` when the delivery is no longer pending or was frozen meanwhile.

@@ -460,6 +460,16 @@ async fn a_former_lease_holder_writes_nothing_and_its_claims_end_with_its_lease(
     ));
     assert!(lost(old.fail_and_pause(&claimed, "x").await));
     assert!(lost(old.due_delivery(now, &[]).await));
+    // Nor does its scheduler store an issue (or owe a channel its post).
+    let issue = crate::support::issue_of(2, 3, 3);
+    let page = briefbot::store::SourcePage {
+        url: issue.url.as_str(),
+        html: "",
+        format: "auto",
+    };
+    let source = briefbot::domain::SourceId::parse("aitimes-briefing").unwrap();
+    assert!(lost(old.record_issue(&source, &issue, &[], &page).await));
+    assert!(new.issue_for_url(&issue.url).await.unwrap().is_none());
     let frozen = new.frozen(claimed.id).await.unwrap().unwrap();
     assert!(
         frozen.parts[0].attempted_at.is_none() && frozen.parts[0].message_id.is_none(),

@@ -77,6 +77,19 @@ async fn begin_write(pool: &Pool) -> Result<Transaction<'static, Db>> {
     Ok(tx)
 }
 
+/// Lifts the pooled connections' bounds for the rest of a transaction that is long by nature
+/// and runs once, on open (the stories of every brief told apart again: the briefs are read,
+/// then compared in the process while the transaction waits).
+async fn unbounded(tx: &mut Transaction<'static, Db>) -> Result<()> {
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// A connection of its own, outside the pool, for a session lock that must live exactly as long
 /// as this process (or its lease). The server probes it (TCP keepalives every few seconds), so
 /// the lock is freed soon also when the process's machine vanishes without closing it.

@@ -1,9 +1,9 @@
 // Compiled once for each backend: `include!`d by `store/sqlite/mod.rs` and
 // `store/postgres/mod.rs`, which provide what it names (`Backend`, `Db`, `Pool`, `Conn`, `DbRow`,
-// `begin_write`, the imports and the backend's `search` module). The SQL here is what SQLite and
-// PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*) FILTER`. What differs
-// between them lives in each backend's own module. Not formatted by `cargo fmt` (which does not
-// follow `include!`): `.ci/run` checks it with rustfmt directly.
+// `begin_write`, `unbounded`, the imports and the backend's `search` module). The SQL here is
+// what SQLite and PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*)
+// FILTER`. What differs between them lives in each backend's own module. Not formatted by `cargo
+// fmt` (which does not follow `include!`): `.ci/run` checks it with rustfmt directly.
 
 #[derive(FromRow)]
 struct IssueRow {
@@ -128,12 +128,14 @@ impl Backend {
         issue: &Issue,
         seen_at: &[&CanonicalUrl],
         page: &SourcePage<'_>,
+        fence: Option<i64>,
     ) -> Result<Recorded> {
         let at = now();
         let prints = dedup::IssuePrints::of(issue);
-        // IMMEDIATE takes SQLite's write lock up front: two sources recording the same issue at
+        // The write lock up front (IMMEDIATE on SQLite): two sources recording the same issue at
         // once are serialized, instead of both reading "not stored" and one failing on commit.
-        let mut tx = begin_write(&self.pool).await?;
+        // Fenced: a former lease holder stores nothing and owes no channel a post.
+        let mut tx = begin_fenced(&self.pool, fence).await?;
         let inserted = match find_duplicate(&mut tx, issue, &prints, seen_at).await? {
             Some(dup) => Err(dup),
             None => match insert_issue(&mut tx, source, issue, &prints, page, at).await? {
@@ -368,6 +370,7 @@ impl Backend {
         if version >= dedup::RULE_VERSION {
             return Ok(None);
         }
+        unbounded(&mut tx).await?;
         let briefs: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
             "SELECT id, issue_id, headline, summary, story_id FROM briefs ORDER BY id",
         )

@@ -49,6 +49,11 @@ async fn begin_write(pool: &Pool) -> Result<Transaction<'static, Db>> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
+/// SQLite's connections have no bounds to lift (see the PostgreSQL backend's `unbounded`).
+async fn unbounded(_tx: &mut Transaction<'static, Db>) -> Result<()> {
+    Ok(())
+}
+
 fn options(url: &str) -> Result<SqliteConnectOptions> {
     SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Open {
         url: url.to_owned(),
