@@ -702,30 +702,44 @@ async fn story_of(
     conn: &mut Conn,
     prints: &dedup::BriefPrints,
 ) -> Result<Option<(i64, i64, String)>> {
-    let mut ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 4")
-            .bind(&prints.headline_key)
-            .fetch_all(&mut *conn)
-            .await?;
-    ids.extend(candidates(conn, "brief", &prints.bands).await?);
-    if !prints.subject_key.is_empty() {
-        let same_subject: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM briefs WHERE subject_key = $1 ORDER BY id DESC LIMIT $2",
-        )
+    // One query for every candidate (each query is a round trip, on SQLite a hop to sqlx's
+    // worker thread and back): the items of the same headline, those sharing the most LSH bands,
+    // the newest of the same subject, in that order. Only placeholders are formatted into the
+    // SQL; the keys themselves are bound.
+    let bands = if prints.bands.is_empty() {
+        "NULL".to_owned()
+    } else {
+        placeholders(5, prints.bands.len())
+    };
+    let sql = format!(
+        "WITH by_headline AS (
+             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 4
+         ), by_bands AS (
+             SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
+             WHERE kind = 'brief' AND band IN ({bands})
+             GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $3
+         ), by_subject AS (
+             SELECT id, 2 AS src, -id AS rank FROM briefs
+             WHERE subject_key = $2 AND subject_key <> '' ORDER BY id DESC LIMIT $4
+         )
+         SELECT b.id, b.story_id, b.headline, b.summary
+         FROM (SELECT id, src, rank FROM by_headline
+               UNION ALL SELECT id, src, rank FROM by_bands
+               UNION ALL SELECT id, src, rank FROM by_subject) c
+         JOIN briefs b ON b.id = c.id
+         ORDER BY c.src, c.rank, b.id"
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(AssertSqlSafe(sql))
+        .bind(&prints.headline_key)
         .bind(&prints.subject_key)
-        .bind(SUBJECT_CANDIDATES)
-        .fetch_all(&mut *conn)
-        .await?;
-        ids.extend(same_subject);
+        .bind(MAX_CANDIDATES)
+        .bind(SUBJECT_CANDIDATES);
+    for key in &prints.bands {
+        query = query.bind(*key);
     }
+    let mut rows = query.fetch_all(&mut *conn).await?;
     let mut seen = HashSet::new();
-    ids.retain(|id| seen.insert(*id));
-    let rows: Vec<(i64, i64, String, String)> = fetch_by_ids(
-        conn,
-        "SELECT id, story_id, headline, summary FROM briefs",
-        &ids,
-    )
-    .await?;
+    rows.retain(|(id, ..)| seen.insert(*id));
     for (id, story, headline, summary) in rows {
         let same_headline = dedup::headline_key(&headline) == prints.headline_key;
         if !same_headline && !prints.story.may_share_story(&headline, &summary) {
