@@ -41,11 +41,12 @@ pub fn scraped_json(s: &ScrapedIssue) -> String {
 }
 
 /// A brief of `parse --json`, with the stored item it would be left out as the same story as
-/// (null when none: it would be posted).
+/// (absent when none: it would be posted, and the object is SPEC §3's `{headline, summary}`).
 #[derive(Debug, Serialize)]
 struct ParsedBrief<'a> {
     headline: &'a str,
     summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     same_story_as: Option<SameStoryJson<'a>>,
 }
 

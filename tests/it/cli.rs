@@ -244,7 +244,7 @@ async fn parse_says_which_stored_story_each_item_repeats_and_why() {
     let briefs = parsed["briefs"].as_array().unwrap();
     assert!(!briefs.is_empty());
     assert!(
-        briefs.iter().all(|b| b["same_story_as"].is_null()),
+        briefs.iter().all(|b| b.get("same_story_as").is_none()),
         "{parsed}"
     );
     assert!(!empty.created(), "parse creates no database");
