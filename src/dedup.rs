@@ -58,6 +58,13 @@ pub const MIN_CONTAINED_SHINGLES: usize = 24;
 /// Whole issues are the same issue from this Jaccard similarity up.
 pub const ISSUE_JACCARD: f64 = 0.6;
 
+/// How many stored items a brief is compared with, at most, of each kind of candidate: of the
+/// same headline (oldest first), sharing the most LSH bands, and of the same subject (newest
+/// first: a rewording whose characters moved too much for the bands is usually recent).
+pub const HEADLINE_CANDIDATES: usize = 4;
+pub const BAND_CANDIDATES: usize = 16;
+pub const SUBJECT_CANDIDATES: usize = 8;
+
 /// The version of the rule that assigned the stories stored in a database: a database of an
 /// earlier one is re-fingerprinted on open ([`restory`]). 1: character 3-grams alone; 2: who and
 /// how much ([`story`]).
@@ -71,8 +78,6 @@ pub fn restory<'a>(
     briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>,
 ) -> Vec<(i64, String)> {
     use std::collections::HashMap;
-    const CANDIDATES: usize = 16;
-    const SUBJECT_CANDIDATES: usize = 8;
     let mut by_headline: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_band: HashMap<i64, Vec<usize>> = HashMap::new();
@@ -82,7 +87,7 @@ pub fn restory<'a>(
         let prints = BriefPrints::of(headline, summary);
         let mut candidates: Vec<usize> = by_headline
             .get(&prints.headline_key)
-            .map(|v| v.iter().take(4).copied().collect())
+            .map(|v| v.iter().take(HEADLINE_CANDIDATES).copied().collect())
             .unwrap_or_default();
         let mut shared: HashMap<usize, usize> = HashMap::new();
         for band in &prints.bands {
@@ -92,7 +97,7 @@ pub fn restory<'a>(
         }
         let mut by_shared: Vec<(usize, usize)> = shared.into_iter().collect();
         by_shared.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        candidates.extend(by_shared.iter().take(CANDIDATES).map(|(i, _)| *i));
+        candidates.extend(by_shared.iter().take(BAND_CANDIDATES).map(|(i, _)| *i));
         if !prints.subject_key.is_empty() {
             candidates.extend(
                 by_subject
@@ -101,17 +106,13 @@ pub fn restory<'a>(
                     .flat_map(|v| v.iter().rev().take(SUBJECT_CANDIDATES)),
             );
         }
-        let mut story = id;
-        for other in candidates {
-            let (other_key, other_story) = &kept[other];
-            let verdict = same_story(&prints.story, other_story);
-            if verdict.is_same()
-                || (*other_key == prints.headline_key && matches!(verdict, Verdict::Unlike(_)))
-            {
-                story = stories[other].0;
-                break;
-            }
-        }
+        let story = candidates
+            .into_iter()
+            .find(|other| {
+                let (other_key, other_story) = &kept[*other];
+                prints.judge(other_key, other_story).0
+            })
+            .map_or(id, |other| stories[other].0);
         by_headline
             .entry(prints.headline_key.clone())
             .or_default()
@@ -200,6 +201,36 @@ pub struct BriefPrints {
 }
 
 impl BriefPrints {
+    /// Why a stored item (its headline and summary) tells the same story as this one, or `None`
+    /// when it tells another: [`same_story`], and the same headline is the same story unless
+    /// something contradicts. A candidate with too little in common is passed over after its
+    /// terms are read ([`Story::may_share_story`]), before the rest of its story is.
+    pub fn same_story_as(&self, headline: &str, summary: &str) -> Option<String> {
+        let key = headline_key(headline);
+        if key != self.headline_key && !self.story.may_share_story(headline, summary) {
+            return None;
+        }
+        let (same, why) = self.judge(&key, &Story::of(headline, summary));
+        same.then_some(why)
+    }
+
+    /// Why a stored item is, or is not, the same story as this one (for a log line).
+    pub fn why(&self, headline: &str, summary: &str) -> String {
+        self.judge(&headline_key(headline), &Story::of(headline, summary))
+            .1
+    }
+
+    /// The rule of [`BriefPrints::same_story_as`] against a story already read.
+    fn judge(&self, other_key: &str, other: &Story) -> (bool, String) {
+        match same_story(&self.story, other) {
+            Verdict::Same(why) => (true, why),
+            Verdict::Unlike(_) if other_key == self.headline_key => {
+                (true, "the same headline".to_owned())
+            }
+            verdict => (false, verdict.reason().to_owned()),
+        }
+    }
+
     pub fn of(headline: &str, summary: &str) -> Self {
         let shingles = shingles_of_brief(headline, summary);
         let story = Story::of(headline, summary);

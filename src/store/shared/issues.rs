@@ -331,16 +331,8 @@ impl Backend {
         .fetch_optional(&self.pool)
         .await?;
         Ok(first.map(|(headline, summary, posted_at)| {
-            let why = if dedup::headline_key(&headline) == dedup::headline_key(&brief.headline) {
-                "the same headline".to_owned()
-            } else {
-                dedup::same_story(
-                    &dedup::Story::of(&brief.headline, &brief.summary),
-                    &dedup::Story::of(&headline, &summary),
-                )
-                .reason()
-                .to_owned()
-            };
+            let why =
+                dedup::BriefPrints::of(&brief.headline, &brief.summary).why(&headline, &summary);
             StoryNote {
                 headline,
                 posted_at,
@@ -691,13 +683,9 @@ async fn insert_issue_url(
     Ok(())
 }
 
-/// How many of the newest items of the same subject are compared (besides the LSH candidates):
-/// a rewording whose characters moved too much for the bands is usually recent.
-const SUBJECT_CANDIDATES: i64 = 8;
-
 /// The stored brief that tells the same story as `prints`, its story and why: candidates of the
-/// same headline, of shared LSH bands and of the same subject, compared by [`dedup::same_story`]
-/// (a same headline is the same story unless its numbers or names contradict).
+/// same headline, of shared LSH bands and of the same subject (at most `dedup::*_CANDIDATES` of
+/// each), compared by [`dedup::BriefPrints::same_story_as`].
 async fn story_of(
     conn: &mut Conn,
     prints: &dedup::BriefPrints,
@@ -709,11 +697,11 @@ async fn story_of(
     let bands = if prints.bands.is_empty() {
         "NULL".to_owned()
     } else {
-        placeholders(5, prints.bands.len())
+        placeholders(6, prints.bands.len())
     };
     let sql = format!(
         "WITH by_headline AS (
-             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT 4
+             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT $5
          ), by_bands AS (
              SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
              WHERE kind = 'brief' AND band IN ({bands})
@@ -732,28 +720,20 @@ async fn story_of(
     let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(AssertSqlSafe(sql))
         .bind(&prints.headline_key)
         .bind(&prints.subject_key)
-        .bind(MAX_CANDIDATES)
-        .bind(SUBJECT_CANDIDATES);
+        .bind(dedup::BAND_CANDIDATES as i64)
+        .bind(dedup::SUBJECT_CANDIDATES as i64)
+        .bind(dedup::HEADLINE_CANDIDATES as i64);
     for key in &prints.bands {
         query = query.bind(*key);
     }
     let mut rows = query.fetch_all(&mut *conn).await?;
     let mut seen = HashSet::new();
     rows.retain(|(id, ..)| seen.insert(*id));
-    for (id, story, headline, summary) in rows {
-        let same_headline = dedup::headline_key(&headline) == prints.headline_key;
-        if !same_headline && !prints.story.may_share_story(&headline, &summary) {
-            continue;
-        }
-        let verdict = dedup::same_story(&prints.story, &dedup::Story::of(&headline, &summary));
-        if verdict.is_same() {
-            return Ok(Some((id, story, verdict.reason().to_owned())));
-        }
-        if same_headline && matches!(verdict, dedup::Verdict::Unlike(_)) {
-            return Ok(Some((id, story, "the same headline".to_owned())));
-        }
-    }
-    Ok(None)
+    Ok(rows.into_iter().find_map(|(id, story, headline, summary)| {
+        prints
+            .same_story_as(&headline, &summary)
+            .map(|why| (id, story, why))
+    }))
 }
 
 async fn insert_brief(
