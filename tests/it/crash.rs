@@ -36,14 +36,7 @@ async fn killed_at_any_point_and_restarted_every_channel_gets_every_part_exactly
             .to_vec(),
         "text/html; charset=utf-8",
     );
-    std::fs::write(
-        dir.join("sources.toml"),
-        format!(
-            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1h\"\n",
-            site.url(LIST)
-        ),
-    )
-    .unwrap();
+    crate::support::write_sources(dir, &site.url(LIST), "1h");
     let discord = FakeDiscord::start().await;
     discord.forget_nonces_after(Duration::ZERO);
     // 50 subscribed channels, and one issue of 14 items owed to each: two messages apiece.
@@ -205,14 +198,7 @@ async fn a_second_run_on_the_same_sqlite_file_refuses_to_start_and_the_first_pos
             .to_vec(),
         "text/html; charset=utf-8",
     );
-    std::fs::write(
-        dir.join("sources.toml"),
-        format!(
-            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1h\"\n",
-            site.url(LIST)
-        ),
-    )
-    .unwrap();
+    crate::support::write_sources(dir, &site.url(LIST), "1h");
     let discord = FakeDiscord::start().await;
     discord.forget_nonces_after(Duration::ZERO);
     let store = db.store().await;

@@ -151,14 +151,7 @@ async fn a_channel_that_has_a_story_gets_its_template_twin_and_not_its_rewording
         ndsoft_briefing("[12월3일] 실적의 계절", "오늘의 소식입니다.", &first),
         "text/html; charset=utf-8",
     );
-    std::fs::write(
-        db.dir.path().join("sources.toml"),
-        format!(
-            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스 뉴스 브리핑\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1s\"\n",
-            site.url(list)
-        ),
-    )
-    .unwrap();
+    crate::support::write_sources(db.dir.path(), &site.url(list), "1s");
     let store = db.store().await;
     store
         .subscribe(7, 100, ALL_SOURCES, None, 99)

@@ -193,14 +193,7 @@ async fn three_processes_post_every_issue_once_and_another_takes_over_when_the_l
         seed.into_bytes(),
         "text/html; charset=utf-8",
     );
-    std::fs::write(
-        dir.join("sources.toml"),
-        format!(
-            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1s\"\n",
-            site.url(LIST)
-        ),
-    )
-    .unwrap();
+    crate::support::write_sources(dir, &site.url(LIST), "1s");
 
     let discord = FakeDiscord::start().await;
     discord.enforce_limits();
@@ -497,14 +490,7 @@ async fn small_fleet(db: &TestDb, channels: u64) -> (FakeSite, FakeDiscord) {
         );
     }
     publish(&site, &[214043]);
-    std::fs::write(
-        db.dir.path().join("sources.toml"),
-        format!(
-            "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스\"\nlist_url = \"{}\"\nformat = \"ndsoft\"\npoll_every = \"1s\"\n",
-            site.url(LIST)
-        ),
-    )
-    .unwrap();
+    crate::support::write_sources(db.dir.path(), &site.url(LIST), "1s");
     let discord = FakeDiscord::start().await;
     discord.forget_nonces_after(Duration::ZERO);
     discord.set_guilds(&GUILDS);

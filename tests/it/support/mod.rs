@@ -49,6 +49,15 @@ pub fn real_fixture(name: &str) -> String {
         .unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"))
 }
 
+/// Writes `dir/sources.toml` with the one AI Times source (NDSoft) listing `list_url`, polled
+/// every `poll_every`: what a `briefbot` started in `dir` reads.
+pub fn write_sources(dir: &std::path::Path, list_url: &url::Url, poll_every: &str) {
+    let toml = format!(
+        "[[sources]]\nid = \"aitimes-briefing\"\nname = \"AI타임스 뉴스 브리핑\"\nlist_url = \"{list_url}\"\nformat = \"ndsoft\"\npoll_every = \"{poll_every}\"\n"
+    );
+    std::fs::write(dir.join("sources.toml"), toml).unwrap();
+}
+
 /// `briefbot run` as an operator starts it, in `dir` (where its database and sources file are
 /// unless the caller says otherwise), against the fake Discord at `discord_base`, registering
 /// commands in guild 7, killed when dropped. The caller adds the token, settings and stderr.
