@@ -117,10 +117,6 @@ struct Client {
     rules: Arc<Rules>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("too many redirects")]
-struct TooManyRedirects;
-
 pub const USER_AGENT: &str = concat!(
     "briefbot/",
     env!("CARGO_PKG_VERSION"),
@@ -128,33 +124,89 @@ pub const USER_AGENT: &str = concat!(
 );
 
 impl Client {
-    fn new(limits: &FetchLimits, rules: Rules) -> Result<Self, reqwest::Error> {
+    fn new(
+        limits: &FetchLimits,
+        rules: Rules,
+        proxy: Option<&Url>,
+    ) -> Result<Self, reqwest::Error> {
         let rules = Arc::new(rules);
-        let max = limits.max_redirects;
-        let checked = rules.clone();
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max {
-                return attempt.error(TooManyRedirects);
-            }
-            match checked.check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        });
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.total_timeout)
-            .redirect(policy)
-            .dns_resolver(Arc::new(GuardedResolver(rules.clone())))
-            .build()?;
-        Ok(Self { http, rules })
+            // Followed by `Fetcher::exchange`, which checks each hop before it is requested:
+            // reqwest's redirect policy cannot resolve a name, and through a proxy the target's
+            // name never reaches the resolver.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver(rules.clone())));
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(reqwest::Proxy::all(proxy.clone())?);
+        }
+        Ok(Self {
+            http: builder.build()?,
+            rules,
+        })
+    }
+
+    /// Checks `url` before it is requested: an address host here; a name by the resolver when
+    /// connecting directly, or here too when a proxy will connect (it resolves the name itself,
+    /// out of the resolver's reach).
+    async fn check(&self, url: &Url) -> Result<(), Refused> {
+        self.rules.check_url(url)?;
+        if self.rules.proxied {
+            self.rules.check_proxied(url).await?;
+        }
+        Ok(())
     }
 }
 
+/// Which proxy a fetcher's requests go through.
+enum Proxy {
+    /// reqwest's default: the ones the environment names, if any.
+    FromEnvironment,
+    /// This one (tests).
+    At(Url),
+}
+
+/// The proxies the environment names, as reqwest reads them (a value without a scheme is an
+/// `http://` proxy). `NO_PROXY` is not read: a request it exempts is only checked twice.
+fn environment_proxies() -> Vec<Url> {
+    [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .filter_map(|key| std::env::var(key).ok())
+    .map(|value| value.trim().to_owned())
+    .filter(|value| !value.is_empty())
+    .filter_map(|value| {
+        Url::parse(&value)
+            .ok()
+            .filter(Url::has_host)
+            .or_else(|| Url::parse(&format!("http://{value}")).ok())
+    })
+    .collect()
+}
+
+/// Where a redirect answer sends the request next: `None` for any other answer (a 304 included).
+fn redirect_target(at: &Url, response: &reqwest::Response) -> Option<Url> {
+    let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    if !redirect {
+        return None;
+    }
+    at.join(location.to_str().ok()?).ok()
+}
+
 impl Fetcher {
+    /// A fetcher of public pages, through the proxies the environment names, if any (as
+    /// reqwest reads them: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, in either case).
     pub fn new(limits: FetchLimits) -> Result<Self, reqwest::Error> {
-        Self::with_rules(limits, Vec::new(), Vec::new())
+        Self::with_rules(limits, Vec::new(), Vec::new(), Proxy::FromEnvironment)
     }
 
     /// A fetcher for tests on 127.0.0.1: `also_public` addresses count as public (tests must
@@ -165,26 +217,51 @@ impl Fetcher {
         also_public: Vec<IpAddr>,
         hosts: Vec<(String, IpAddr)>,
     ) -> Result<Self, reqwest::Error> {
-        Self::with_rules(limits, also_public, hosts)
+        Self::with_rules(limits, also_public, hosts, Proxy::FromEnvironment)
+    }
+
+    /// [`Fetcher::for_tests`] sending every request through the HTTP proxy at `proxy`.
+    #[doc(hidden)]
+    pub fn for_tests_through(
+        limits: FetchLimits,
+        also_public: Vec<IpAddr>,
+        hosts: Vec<(String, IpAddr)>,
+        proxy: Url,
+    ) -> Result<Self, reqwest::Error> {
+        Self::with_rules(limits, also_public, hosts, Proxy::At(proxy))
     }
 
     fn with_rules(
         limits: FetchLimits,
         also_public: Vec<IpAddr>,
         hosts: Vec<(String, IpAddr)>,
+        proxy: Proxy,
     ) -> Result<Self, reqwest::Error> {
         let mut names = std::collections::HashMap::<String, Vec<IpAddr>>::new();
         for (name, ip) in hosts {
             names.entry(name).or_default().push(ip);
         }
+        let (explicit, proxies) = match proxy {
+            Proxy::FromEnvironment => (None, environment_proxies()),
+            Proxy::At(url) => (Some(url.clone()), vec![url]),
+        };
         let rules = |allow_private| Rules {
             allow_private,
             also_public: also_public.clone(),
             hosts: names.clone(),
+            proxied: !proxies.is_empty(),
+            proxies: proxies
+                .iter()
+                .filter_map(|p| match p.host() {
+                    Some(url::Host::Domain(name)) => Some(name.to_owned()),
+                    _ => None,
+                })
+                .collect(),
         };
+        let explicit = explicit.as_ref();
         Ok(Self {
-            public: Client::new(&limits, rules(false))?,
-            private: Client::new(&limits, rules(true))?,
+            public: Client::new(&limits, rules(false), explicit)?,
+            private: Client::new(&limits, rules(true), explicit)?,
             allow_private: false,
             limits,
         })
@@ -213,8 +290,22 @@ impl Fetcher {
     }
 
     /// GETs `url`. With `validators`, asks only for a changed page and may get
-    /// [`Fetched::NotModified`].
+    /// [`Fetched::NotModified`]. Redirects are followed here, hop by hop, so that each hop is
+    /// checked as the first request is; the whole exchange, hops and body, has
+    /// [`FetchLimits::total_timeout`].
     pub async fn get(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        match tokio::time::timeout(self.limits.total_timeout, self.exchange(url, validators)).await
+        {
+            Ok(fetched) => fetched,
+            Err(_) => Err(FetchError::Timeout { url: url.clone() }),
+        }
+    }
+
+    async fn exchange(
         &self,
         url: &Url,
         validators: Option<&Validators>,
@@ -223,22 +314,37 @@ impl Fetcher {
             return Err(FetchError::Scheme(url.clone()));
         }
         let client = self.client();
-        if let Err(Refused(reason)) = client.rules.check_url(url) {
-            return Err(FetchError::Refused {
-                url: url.clone(),
-                reason,
-            });
-        }
-        let mut request = client.http.get(url.clone());
-        if let Some(v) = validators {
-            if let Some(etag) = &v.etag {
-                request = request.header(IF_NONE_MATCH, etag);
+        let mut at = url.clone();
+        let mut hops = 0;
+        let mut response = loop {
+            if let Err(Refused(reason)) = client.check(&at).await {
+                return Err(FetchError::Refused {
+                    url: url.clone(),
+                    reason,
+                });
             }
-            if let Some(lm) = &v.last_modified {
-                request = request.header(IF_MODIFIED_SINCE, lm);
+            let mut request = client.http.get(at.clone());
+            if let Some(v) = validators {
+                if let Some(etag) = &v.etag {
+                    request = request.header(IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &v.last_modified {
+                    request = request.header(IF_MODIFIED_SINCE, lm);
+                }
             }
-        }
-        let mut response = request.send().await.map_err(|e| self.classify(url, e))?;
+            let response = request.send().await.map_err(|e| self.classify(url, e))?;
+            let Some(next) = redirect_target(&at, &response) else {
+                break response;
+            };
+            if hops == self.limits.max_redirects {
+                return Err(FetchError::Redirects {
+                    url: url.clone(),
+                    limit: self.limits.max_redirects,
+                });
+            }
+            hops += 1;
+            at = next;
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && validators.is_some() {
             return Ok(Fetched::NotModified);
@@ -256,7 +362,7 @@ impl Fetcher {
                 limit,
             });
         }
-        let final_url = response.url().clone();
+        let final_url = at;
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)

@@ -96,6 +96,13 @@ pub struct Rules {
     pub(crate) also_public: Vec<IpAddr>,
     /// Names answered without asking DNS: only for tests.
     pub(crate) hosts: HashMap<String, Vec<IpAddr>>,
+    /// Requests go through a proxy (`HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY`): the proxy
+    /// resolves the target's name, so the resolver never sees it and [`Rules::check_proxied`]
+    /// must run before each request.
+    pub(crate) proxied: bool,
+    /// The proxies' own names, which the operator chose: reached wherever they resolve (a
+    /// proxy is usually on the operator's own network).
+    pub(crate) proxies: Vec<String>,
 }
 
 impl Rules {
@@ -154,11 +161,40 @@ impl Rules {
         &self,
         host: &str,
     ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
-        let found: Vec<SocketAddr> = match self.hosts.get(host) {
+        let found = self.lookup(host).await?;
+        if self.proxies.iter().any(|p| p.eq_ignore_ascii_case(host)) {
+            return Ok(found);
+        }
+        self.filter(host, found)
+    }
+
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<SocketAddr>> {
+        Ok(match self.hosts.get(host) {
             Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
             None => tokio::net::lookup_host((host, 0)).await?.collect(),
+        })
+    }
+
+    /// Checks a URL a proxy will fetch: its host name is resolved here, and refused when any
+    /// of its addresses may not be reached (the proxy, not briefbot, picks which one to dial).
+    /// A name that does not resolve here is left to the proxy: behind a proxy, the local DNS
+    /// often knows only the local network, whose names it would resolve.
+    pub async fn check_proxied(&self, url: &Url) -> Result<(), Refused> {
+        let Some(Host::Domain(name)) = url.host() else {
+            return Ok(());
         };
-        self.filter(host, found)
+        let Ok(found) = self.lookup(name).await else {
+            return Ok(());
+        };
+        match found
+            .iter()
+            .find_map(|a| Some((a.ip(), self.refusal(a.ip())?)))
+        {
+            None => Ok(()),
+            Some((ip, kind)) => Err(Refused(format!(
+                "{name} resolves to {ip}, a {kind} address; only public addresses are fetched"
+            ))),
+        }
     }
 
     /// Keeps the addresses that may be reached; with none left, says why.

@@ -98,8 +98,11 @@ async fn the_default_fetcher_refuses_loopback_before_connecting() {
     assert_eq!(site.hits("/page"), 1);
 }
 
-#[tokio::test]
-async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored() {
+/// The public site's feed links to private addresses and names, directly and by redirect, and
+/// to one good page; scraped by `fetcher`. Returns the scrape's report with the sites.
+async fn scrape_a_feed_of_private_links(
+    fetcher: Fetcher,
+) -> (briefbot::scrape::SourceReport, FakeSite, FakeSite, Scraper) {
     let public = FakeSite::start().await;
     let lan = FakeSite::start_on("127.0.0.2").await;
     let lan_port = lan.base.port().unwrap();
@@ -132,11 +135,15 @@ async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored()
         "application/rss+xml",
     );
     let db = TestDb::new();
-    let scraper = Scraper::new(test_fetcher(), db.store().await);
+    let scraper = Scraper::new(fetcher, db.store().await);
     let source = rss_source("public-feed", public.url("/feed.xml"), false);
-
     let report = scraper.scrape_source(&source, false).await.unwrap();
+    (report, public, lan, scraper)
+}
 
+/// Each private link and redirect of [`scrape_a_feed_of_private_links`] was refused, saying
+/// why, and the good page alone was stored.
+fn assert_only_the_good_page_was_fetched(report: &briefbot::scrape::SourceReport) {
     assert_eq!(report.issues.len(), 1, "{:?}", report.entry_errors);
     assert!(
         report.issues[0]
@@ -171,6 +178,13 @@ async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored()
         2,
         "the link and the redirect: {errors:#?}"
     );
+}
+
+#[tokio::test]
+async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored() {
+    let (report, public, lan, scraper) = scrape_a_feed_of_private_links(test_fetcher()).await;
+
+    assert_only_the_good_page_was_fetched(&report);
     assert_eq!(
         lan.hits("/article"),
         0,
@@ -181,6 +195,7 @@ async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored()
 
     // A source allowed to reach private addresses fetches the LAN page (and only 127.x is
     // ever dialled: its feed links nowhere else).
+    let lan_page = format!("http://lan.test:{}/article", lan.base.port().unwrap());
     public.serve_bytes(
         "/lan-feed.xml",
         feed(&[
@@ -218,4 +233,104 @@ async fn a_source_whose_list_is_on_a_private_address_may_reach_private_addresses
 
     assert!(report.entry_errors.is_empty(), "{:?}", report.entry_errors);
     assert_eq!(report.issues.len(), 1);
+}
+
+/// An HTTP forward proxy on 127.0.0.1, as an operator's `HTTP_PROXY`: it resolves and fetches
+/// whatever absolute URL it is asked for (with the tests' names: `lan.test` on 127.0.0.2,
+/// `internal.test` on 127.0.0.3, where nothing listens), answers with what it got, and records
+/// each URL it was asked for.
+struct ForwardProxy {
+    url: url::Url,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<url::Url>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ForwardProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl ForwardProxy {
+    async fn start() -> Self {
+        use axum::extract::{Request, State};
+        use axum::response::{IntoResponse, Response};
+
+        type Asked = std::sync::Arc<std::sync::Mutex<Vec<url::Url>>>;
+        async fn forward(
+            State((asked, client)): State<(Asked, reqwest::Client)>,
+            request: Request,
+        ) -> Response {
+            let target = url::Url::parse(&request.uri().to_string()).unwrap();
+            asked.lock().unwrap().push(target.clone());
+            let Ok(answer) = client.get(target).send().await else {
+                return axum::http::StatusCode::BAD_GATEWAY.into_response();
+            };
+            let mut response = Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                response = response.header(name.as_str(), value.as_bytes());
+            }
+            response
+                .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+                .unwrap()
+        }
+
+        let asked = Asked::default();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("lan.test", "127.0.0.2:0".parse().unwrap())
+            .resolve("internal.test", "127.0.0.3:0".parse().unwrap())
+            .build()
+            .unwrap();
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state((asked.clone(), client));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, asked, server }
+    }
+
+    fn asked(&self) -> Vec<url::Url> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+/// Through a proxy (`HTTP_PROXY`), the proxy resolves the names, so briefbot's resolver never
+/// sees them: every name is resolved and checked before the request is handed to the proxy,
+/// hop by hop (issue 19 item 7).
+#[tokio::test]
+async fn through_a_proxy_private_names_are_refused_before_the_proxy_is_asked() {
+    let proxy = ForwardProxy::start().await;
+    let fetcher = Fetcher::for_tests_through(
+        test_limits(),
+        vec![ip("127.0.0.1")],
+        vec![
+            ("internal.test".into(), ip("10.20.30.40")),
+            ("lan.test".into(), ip("127.0.0.2")),
+        ],
+        proxy.url.clone(),
+    )
+    .unwrap();
+
+    let (report, public, lan, _) = scrape_a_feed_of_private_links(fetcher).await;
+
+    assert_only_the_good_page_was_fetched(&report);
+    let asked = proxy.asked();
+    assert!(
+        asked.iter().any(|u| u.path() == "/good") && asked.iter().any(|u| u.path() == "/to-lan"),
+        "the public pages went through the proxy: {asked:?}"
+    );
+    assert!(
+        asked.iter().all(|u| u.host_str() == public.base.host_str()),
+        "the proxy was asked for public addresses only: {asked:?}"
+    );
+    assert_eq!(
+        lan.hits("/article"),
+        0,
+        "the private host was never reached"
+    );
 }
