@@ -8,15 +8,13 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
-use crate::bot;
+use crate::app::App;
 use crate::config::{self, ConfigError, Settings, SourceConfig};
-use crate::deliver::DeliverySettings;
 use crate::domain::{CanonicalUrl, Format};
 use crate::output;
-use crate::schedule;
 use crate::scrape::fetch::{FetchLimits, Fetched, Fetcher};
 use crate::scrape::{self, Scraper, charset};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -169,107 +167,18 @@ fn pick_sources(
 
 async fn run_bot() -> anyhow::Result<ExitCode> {
     let (settings, sources) = load()?;
-    let Some(token) = settings.discord_token.clone() else {
-        return Err(ConfigError {
-            origin: "environment".into(),
-            field: "DISCORD_TOKEN".into(),
-            message: "not set; `briefbot run` needs the bot's token (see README: Discord set-up). `briefbot scrape` works without one".into(),
-        }
-        .into());
-    };
-    let lease_settings = crate::leader::LeaseSettings::from_lookup(|k| std::env::var(k).ok())?;
-    // One process per SQLite file (SPEC §7), taken before anything touches the database.
-    let _run_lock = match Store::lock_for_run(&settings.database_url) {
-        Ok(lock) => lock,
-        Err(e @ crate::store::StoreError::InUse(_)) => {
-            eprintln!("briefbot: {e}");
-            return Ok(ExitCode::from(2));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let store = Store::open(&settings.database_url).await?;
-    tracing::info!(database = %settings.database_url, sources = sources.len(), "briefbot started");
-    // Bound before any work starts, so an address in use stops start-up cleanly.
-    let listener = match settings.http_addr {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on BRIEFBOT_HTTP_ADDR {addr}"))?,
-        ),
-        None => None,
-    };
-    let scraper = Scraper::new(fetcher()?, store.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
-    // Only the holder of the scheduler lease polls and posts (one process on SQLite always
-    // holds it); every process serves its shards' interactions.
-    // The lease is given up only once the work it covers has stopped (`release`, below).
-    let (release, released) = tokio::sync::watch::channel(false);
-    let (leadership, lease) =
-        crate::leader::hold(store.clone(), telemetry.clone(), lease_settings, released);
-    let scheduler = tokio::spawn({
-        let (sources, telemetry) = (sources.clone(), telemetry.clone());
-        let (mut leadership, mut shutdown) = (leadership.clone(), stopped.clone());
-        async move {
-            while let Some(stop) = leadership.gate(&mut shutdown).await {
-                schedule::run(scraper.clone(), sources.clone(), telemetry.clone(), stop).await;
+    let app = match App::build(settings, sources).await {
+        Ok(app) => app,
+        // Another process runs on this SQLite file: its one line, and the usage exit code.
+        Err(e) => match e.downcast_ref::<StoreError>() {
+            Some(in_use @ StoreError::InUse(_)) => {
+                eprintln!("briefbot: {in_use}");
+                return Ok(ExitCode::from(2));
             }
-        }
-    });
-    let started = std::time::Instant::now();
-    let endpoint = match listener {
-        Some(listener) => {
-            if let Ok(addr) = listener.local_addr() {
-                tracing::info!(%addr, "serving /healthz and /metrics");
-            }
-            let endpoint = crate::http::Endpoint {
-                store: store.clone(),
-                sources: sources.clone(),
-                telemetry: telemetry.clone(),
-                started,
-                started_at: chrono::Utc::now(),
-            };
-            Some(tokio::spawn(crate::http::serve(
-                listener,
-                endpoint,
-                stopped.clone(),
-            )))
-        }
-        None => None,
+            _ => return Err(e),
+        },
     };
-    let bot = bot::Bot {
-        store,
-        sources,
-        started,
-        guild_id: settings.guild_id,
-        telemetry,
-        shards: settings.shards,
-        leadership,
-    };
-    let http = bot::http_client(&token, settings.api_proxy.as_ref())
-        .context("cannot set up the HTTP client for Discord")?;
-    let mut discord = tokio::spawn(bot::run(http, bot, DeliverySettings::default(), stopped));
-    let outcome = tokio::select! {
-        _ = shutdown_signal() => None,
-        ended = &mut discord => Some(ended),
-    };
-    tracing::info!("stopping: finishing the work in flight");
-    let _ = stop.send(true);
-    scheduler.await.context("the scheduler ended abnormally")?;
-    let ended = match outcome {
-        Some(ended) => ended,
-        None => discord.await,
-    };
-    // Nothing of this process's work is in flight any more: a standby may take over at once.
-    let _ = release.send(true);
-    let _ = lease.await;
-    if let Some(endpoint) = endpoint {
-        endpoint
-            .await
-            .context("the HTTP endpoint ended abnormally")?
-            .context("the HTTP endpoint failed")?;
-    }
-    ended.context("the Discord task ended abnormally")??;
+    app.run_until(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,7 +29,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn env(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn env(field: &str, message: impl Into<String>) -> Self {
         Self {
             origin: "environment".into(),
             field: field.into(),
@@ -133,6 +133,13 @@ pub struct Settings {
     pub api_proxy: Option<Url>,
     pub http_addr: Option<SocketAddr>,
     pub shards: Shards,
+    /// `BRIEFBOT_LEASE_TTL`: how long the scheduler lease lasts unrenewed.
+    pub lease: crate::leader::LeaseSettings,
+    /// Not read from the environment: the worker's pacing and retries (Discord's limits), which
+    /// tests shorten.
+    pub delivery: crate::deliver::DeliverySettings,
+    /// Not read from the environment: the scraper's timeouts and size caps, which tests shorten.
+    pub fetch: crate::scrape::fetch::FetchLimits,
 }
 
 /// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, SPEC §2 and §7).
@@ -242,6 +249,9 @@ impl Settings {
             api_proxy,
             http_addr,
             shards,
+            lease: crate::leader::LeaseSettings::from_lookup(get)?,
+            delivery: crate::deliver::DeliverySettings::default(),
+            fetch: crate::scrape::fetch::FetchLimits::default(),
         })
     }
 }

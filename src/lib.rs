@@ -33,6 +33,7 @@
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
 
+pub mod app;
 pub mod bot;
 pub mod cli;
 pub mod config;

@@ -1,22 +1,15 @@
-//! The bot end to end: the real serenity client over a websocket and HTTP to a fake Discord, a
-//! real SQLite file, the real scraper against the fake news site.
+//! The bot end to end: the whole app (`spawn_app`) with the real serenity client over a
+//! websocket and HTTP to a fake Discord, a real database, the real scraper against the fake
+//! news site.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use briefbot::bot::{self, Bot};
-use briefbot::config::{Secret, SourceConfig};
-use briefbot::deliver::DeliverySettings;
-use briefbot::store::Store;
-use briefbot::telemetry::Telemetry;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-use crate::support::discord::{FakeDiscord, autocomplete, button_press, command};
-use crate::support::eventually;
-use crate::support::{FakeSite, TestDb, scraper};
+use crate::support::app::{GUILD, TestApp, spawn_app};
+use crate::support::discord::{autocomplete, button_press, command};
+use crate::support::eventually_async;
 
-const GUILD: u64 = 7;
 const CHANNEL: u64 = 100;
 const OTHER_CHANNEL: u64 = 200;
 const ADMIN: u64 = 11;
@@ -26,123 +19,26 @@ const MANAGE_GUILD: &str = "32";
 /// SEND_MESSAGES and VIEW_CHANNEL only.
 const PLAIN: &str = "3072";
 const EPHEMERAL: u64 = 1 << 6;
-const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
 
-struct Running {
-    discord: FakeDiscord,
-    telemetry: Arc<Telemetry>,
-    site: FakeSite,
-    store: Store,
-    source: SourceConfig,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _db: TestDb,
-}
-
-impl Running {
-    async fn start() -> Self {
-        let discord = FakeDiscord::start().await;
-        let site = FakeSite::start().await;
-        serve_list(&site, &[214043]);
-        for idxno in [214100, 214043] {
-            site.serve_fresh_fixture(
-                &format!("/news/articleView.html?idxno={idxno}"),
-                &format!("aitimes/article_{idxno}.html"),
-            );
-        }
-        let db = TestDb::new();
-        let store = db.store().await;
-        let source = SourceConfig {
-            list_url: site.url(LIST),
-            ..SourceConfig::aitimes_briefing()
-        };
-        let http = bot::http_client(
-            &Secret::new("fake-token".into()),
-            Some(&url::Url::parse(&discord.base).unwrap()),
-        )
-        .unwrap();
-        let telemetry = Arc::new(Telemetry::default());
-        let bot = Bot {
-            store: store.clone(),
-            sources: vec![source.clone()],
-            started: std::time::Instant::now(),
-            guild_id: Some(GUILD),
-            shards: briefbot::config::Shards::Auto,
-            leadership: briefbot::leader::Leadership::always(),
-            telemetry: telemetry.clone(),
-        };
-        let delivery = DeliverySettings {
-            min_interval: Duration::from_millis(1),
-            idle_poll: Duration::from_millis(20),
-            ..DeliverySettings::default()
-        };
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(bot::run(http, bot, delivery, stopped));
-        discord.registered_commands(&GUILD.to_string()).await;
-        Self {
-            discord,
-            telemetry,
-            site,
-            store,
-            source,
-            stop,
-            task,
-            _db: db,
-        }
-    }
-
-    async fn ask(&self, name: &str, options: Value, user: u64, permissions: &str) -> (u64, Value) {
-        self.discord
-            .interact(command(
-                name,
-                options,
-                Some(GUILD),
-                CHANNEL,
-                user,
-                permissions,
-            ))
-            .await
-    }
-
-    async fn scrape(&self) {
-        scraper(self.store.clone())
-            .scrape_source(&self.source, false)
-            .await
-            .unwrap();
-    }
-
-    async fn wait_for_messages(&self, channel: u64, n: usize) {
-        for _ in 0..1500 {
-            if self.discord.messages(channel).len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "channel {channel} has {} messages, expected {n}",
-            self.discord.messages(channel).len()
-        );
-    }
-
-    async fn shutdown(self) {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn serve_list(site: &FakeSite, issues: &[u32]) {
-    let items: String = issues
-        .iter()
-        .map(|n| format!("<li><h4 class=\"titles\"><a href=\"/news/articleView.html?idxno={n}\">[8월{}일] 브리핑</a></h4></li>", n % 30))
-        .collect();
-    let html = format!(
-        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
-    );
-    site.serve_bytes(LIST, html.into_bytes(), "text/html; charset=utf-8");
+/// Sends a slash command from `user` (with these permissions) in [`CHANNEL`] and waits for the
+/// bot's final answer.
+async fn ask(
+    bot: &TestApp,
+    name: &str,
+    options: Value,
+    user: u64,
+    permissions: &str,
+) -> (u64, Value) {
+    bot.discord
+        .interact(command(
+            name,
+            options,
+            Some(GUILD),
+            CHANNEL,
+            user,
+            permissions,
+        ))
+        .await
 }
 
 fn string_option(name: &str, value: &str) -> Value {
@@ -155,7 +51,7 @@ fn is_ephemeral(data: &Value) -> bool {
 
 #[tokio::test]
 async fn commands_are_registered_with_korean_names_and_admin_permissions() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     let commands = bot.discord.registered_commands(&GUILD.to_string()).await;
     let names: Vec<&str> = commands
         .as_array()
@@ -194,9 +90,9 @@ async fn commands_are_registered_with_korean_names_and_admin_permissions() {
 
 #[tokio::test]
 async fn an_admin_subscribes_and_the_next_issue_arrives_as_embeds() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
 
-    let (kind, reply) = bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    let (kind, reply) = ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
     assert_eq!(kind, 4);
     assert!(
         reply["content"].as_str().unwrap().contains("subscribed"),
@@ -213,21 +109,20 @@ async fn an_admin_subscribes_and_the_next_issue_arrives_as_embeds() {
     assert_eq!(posted.body["allowed_mentions"]["parse"], json!([]));
 
     // The next issue arrives too, once.
-    serve_list(&bot.site, &[214100, 214043]);
+    bot.list(&[214100, 214043]);
     bot.scrape().await;
-    bot.wait_for_messages(CHANNEL, 2).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    bot.delivered().await;
     assert_eq!(bot.discord.messages(CHANNEL).len(), 2);
     bot.shutdown().await;
 }
 
 #[tokio::test]
 async fn members_without_manage_server_are_refused_privately_and_nothing_changes() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     bot.scrape().await;
 
     for name in ["subscribe", "repost", "unsubscribe", "status"] {
-        let (kind, reply) = bot.ask(name, json!([]), MEMBER, PLAIN).await;
+        let (kind, reply) = ask(&bot, name, json!([]), MEMBER, PLAIN).await;
         assert_eq!(kind, 4, "{name}");
         assert!(is_ephemeral(&reply), "{name}: {reply}");
         assert!(
@@ -247,7 +142,7 @@ async fn members_without_manage_server_are_refused_privately_and_nothing_changes
     assert!(bot.discord.messages(CHANNEL).is_empty());
 
     // Anyone may list subscriptions.
-    let (_, reply) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    let (_, reply) = ask(&bot, "subscriptions", json!([]), MEMBER, PLAIN).await;
     assert!(
         reply["content"]
             .as_str()
@@ -260,19 +155,19 @@ async fn members_without_manage_server_are_refused_privately_and_nothing_changes
 
 #[tokio::test]
 async fn repost_posts_an_issue_again_after_a_deferred_reply() {
-    let bot = Running::start().await;
-    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    let bot = spawn_app().await;
+    ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
     bot.scrape().await;
     bot.wait_for_messages(CHANNEL, 1).await;
 
-    let (kind, reply) = bot
-        .ask(
-            "repost",
-            json!([string_option("issue", "latest")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (kind, reply) = ask(
+        &bot,
+        "repost",
+        json!([string_option("issue", "latest")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
 
     assert_eq!(kind, 5, "deferred first");
     assert!(
@@ -288,9 +183,10 @@ async fn repost_posts_an_issue_again_after_a_deferred_reply() {
 
 #[tokio::test]
 async fn keyword_subscriptions_unsubscribing_and_the_listing() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     let channel = json!({ "name": "channel", "type": 7, "value": OTHER_CHANNEL.to_string() });
-    bot.ask(
+    ask(
+        &bot,
         "subscribe",
         json!([
             string_option("keywords", "존재하지않는단어, 또없는말"),
@@ -300,7 +196,8 @@ async fn keyword_subscriptions_unsubscribing_and_the_listing() {
         MANAGE_GUILD,
     )
     .await;
-    bot.ask(
+    ask(
+        &bot,
         "subscribe",
         json!([string_option("source", "aitimes-briefing")]),
         ADMIN,
@@ -308,7 +205,7 @@ async fn keyword_subscriptions_unsubscribing_and_the_listing() {
     )
     .await;
 
-    let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    let (_, listing) = ask(&bot, "subscriptions", json!([]), MEMBER, PLAIN).await;
     let text = listing["content"].as_str().unwrap();
     assert!(
         text.contains(&format!("<#{OTHER_CHANNEL}>")) && text.contains("존재하지않는단어"),
@@ -316,14 +213,14 @@ async fn keyword_subscriptions_unsubscribing_and_the_listing() {
     );
     assert!(text.contains(&format!("<#{CHANNEL}>")), "{text}");
 
-    let (_, reply) = bot
-        .ask(
-            "unsubscribe",
-            json!([string_option("source", "aitimes-briefing")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "unsubscribe",
+        json!([string_option("source", "aitimes-briefing")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
     assert!(
         reply["content"]
             .as_str()
@@ -344,16 +241,16 @@ async fn keyword_subscriptions_unsubscribing_and_the_listing() {
 
 #[tokio::test]
 async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
 
-    let (_, reply) = bot
-        .ask(
-            "subscribe",
-            json!([string_option("source", "nope")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "subscribe",
+        json!([string_option("source", "nope")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
     assert!(is_ephemeral(&reply));
     assert!(
         reply["content"]
@@ -364,27 +261,27 @@ async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
     );
 
     let long = "가".repeat(60);
-    let (_, reply) = bot
-        .ask(
-            "subscribe",
-            json!([string_option("keywords", &long)]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "subscribe",
+        json!([string_option("keywords", &long)]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
     assert!(
         is_ephemeral(&reply) && reply["content"].as_str().unwrap().contains("at most 50"),
         "{reply}"
     );
 
-    let (_, reply) = bot
-        .ask(
-            "repost",
-            json!([string_option("issue", "not a url")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "repost",
+        json!([string_option("issue", "not a url")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
     assert!(
         reply["content"].as_str().unwrap().contains("URL"),
         "{reply}"
@@ -433,8 +330,8 @@ async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
 
 #[tokio::test]
 async fn status_shows_sources_queue_and_paused_channels() {
-    let bot = Running::start().await;
-    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    let bot = spawn_app().await;
+    ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
     bot.scrape().await;
     briefbot::store::testing::pause_channel(
         &bot.store,
@@ -462,7 +359,7 @@ async fn status_shows_sources_queue_and_paused_channels() {
             .unwrap();
     }
 
-    let (kind, reply) = bot.ask("status", json!([]), ADMIN, MANAGE_GUILD).await;
+    let (kind, reply) = ask(&bot, "status", json!([]), ADMIN, MANAGE_GUILD).await;
 
     assert_eq!(kind, 5, "deferred first");
     let text = reply["content"].as_str().unwrap();
@@ -484,7 +381,7 @@ async fn status_shows_sources_queue_and_paused_channels() {
         text.contains("gave up on “\\[8월1일\\] 사라진 브리핑”") && text.contains("8 failed tries"),
         "{text}"
     );
-    let (_, listing) = bot.ask("subscriptions", json!([]), MEMBER, PLAIN).await;
+    let (_, listing) = ask(&bot, "subscriptions", json!([]), MEMBER, PLAIN).await;
     assert!(
         listing["content"].as_str().unwrap().contains("paused"),
         "{listing}"
@@ -496,7 +393,7 @@ fn news(sub: &str, options: Value) -> Value {
     json!([{ "name": sub, "type": 1, "options": options }])
 }
 
-async fn ask_news(bot: &Running, sub: &str, options: Value) -> (u64, Value, Vec<Value>) {
+async fn ask_news(bot: &TestApp, sub: &str, options: Value) -> (u64, Value, Vec<Value>) {
     let payload = command(
         "news",
         news(sub, options),
@@ -513,8 +410,8 @@ async fn ask_news(bot: &Running, sub: &str, options: Value) -> (u64, Value, Vec<
 
 #[tokio::test]
 async fn news_latest_and_date_show_issues_as_embeds_to_anyone() {
-    let bot = Running::start().await;
-    serve_list(&bot.site, &[214100, 214043]);
+    let bot = spawn_app().await;
+    bot.list(&[214100, 214043]);
     bot.scrape().await;
 
     let (kind, data, followups) = ask_news(&bot, "latest", json!([])).await;
@@ -569,8 +466,8 @@ async fn news_latest_and_date_show_issues_as_embeds_to_anyone() {
 
 #[tokio::test]
 async fn news_search_finds_korean_words_with_particles_and_bolds_them() {
-    let bot = Running::start().await;
-    serve_list(&bot.site, &[214100, 214043]);
+    let bot = spawn_app().await;
+    bot.list(&[214100, 214043]);
     bot.scrape().await;
     let expected: Value = serde_json::from_str(&crate::support::fixture(
         "aitimes/article_214100.expected.json",
@@ -605,14 +502,14 @@ async fn news_search_finds_korean_words_with_particles_and_bolds_them() {
 
 #[tokio::test]
 async fn news_search_finds_an_issue_by_its_lead_story_and_title_and_shows_it_once() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     for idxno in [214199, 214145] {
         bot.site.serve_fresh_fixture(
             &format!("/news/articleView.html?idxno={idxno}"),
             &format!("aitimes/article_{idxno}.html"),
         );
     }
-    serve_list(&bot.site, &[214199, 214145, 214100]);
+    bot.list(&[214199, 214145, 214100]);
     bot.scrape().await;
     let link = "/news/articleView.html?idxno=214199)";
 
@@ -662,7 +559,7 @@ async fn news_search_finds_an_issue_by_its_lead_story_and_title_and_shows_it_onc
 
 #[tokio::test]
 async fn news_bad_input_gets_a_private_answer_saying_what_is_accepted() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     bot.scrape().await;
     let cases = [
         (
@@ -727,14 +624,14 @@ async fn news_bad_input_gets_a_private_answer_saying_what_is_accepted() {
 
 #[tokio::test]
 async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     for idxno in [214199, 214145] {
         bot.site.serve_fresh_fixture(
             &format!("/news/articleView.html?idxno={idxno}"),
             &format!("aitimes/article_{idxno}.html"),
         );
     }
-    serve_list(&bot.site, &[214199, 214145, 214100, 214043]);
+    bot.list(&[214199, 214145, 214100, 214043]);
     bot.scrape().await;
     let total = bot.store.search_count("AI", None).await.unwrap();
     assert!(
@@ -790,29 +687,22 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         "{gone}"
     );
 
-    // After a restart (a new process, the same database) the button still works.
-    let restarted = Bot {
-        store: bot.store.clone(),
-        sources: vec![bot.source.clone()],
-        started: std::time::Instant::now(),
-        guild_id: Some(GUILD),
-        shards: briefbot::config::Shards::Auto,
-        leadership: briefbot::leader::Leadership::always(),
-        telemetry: Default::default(),
-    };
-    let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)
-        .await
-        .unwrap();
-    assert!(matches!(
-        turned,
-        briefbot::bot::news::Turn::Page { note: None, .. }
-    ));
+    // After a restart (the app stopped and built again on the same database) the button
+    // still works.
+    let bot = bot.restart().await;
+    let (kind, again) = bot
+        .discord
+        .interact(button_press(&next, GUILD, CHANNEL, MEMBER))
+        .await;
+    assert_eq!(kind, 7, "{again}");
+    let footer = again["embeds"][0]["footer"]["text"].as_str().unwrap();
+    assert!(footer.starts_with("page 2 of"), "{footer}");
     bot.shutdown().await;
 }
 
 #[tokio::test]
 async fn no_reply_of_any_kind_and_no_post_can_ping() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     // [8월20일] has `@everyone` in an item's headline and summary.
     for idxno in [214199, 214145] {
         bot.site.serve_fresh_fixture(
@@ -820,11 +710,11 @@ async fn no_reply_of_any_kind_and_no_post_can_ping() {
             &format!("aitimes/article_{idxno}.html"),
         );
     }
-    serve_list(&bot.site, &[214199, 214145, 214100, 214043]);
+    bot.list(&[214199, 214145, 214100, 214043]);
 
     // A command's reply, and a refusal (ephemeral).
-    bot.ask("subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
-    bot.ask("subscribe", json!([]), MEMBER, PLAIN).await;
+    ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    ask(&bot, "subscribe", json!([]), MEMBER, PLAIN).await;
     // Posts to the channel.
     bot.scrape().await;
     bot.wait_for_messages(CHANNEL, 4).await;
@@ -882,22 +772,36 @@ async fn no_reply_of_any_kind_and_no_post_can_ping() {
 
 #[tokio::test]
 async fn the_gateway_state_follows_a_lost_connection_and_the_bot_answers_after_it_is_back() {
-    let bot = Running::start().await;
-    eventually(5, "connected", || bot.telemetry.connected()).await;
+    let bot = spawn_app().await;
+    // What the operator's endpoint says of Discord, as a monitor reads it.
+    let discord = || async {
+        let body = reqwest::get(format!("{}/healthz", bot.address()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let health: Value = serde_json::from_str(&body).unwrap();
+        health["discord"].as_str().unwrap().to_owned()
+    };
+    eventually_async(5, "connected", || async { discord().await == "connected" }).await;
 
     bot.discord.drop_gateway();
-    eventually(10, "the lost connection noticed", || {
-        !bot.telemetry.connected()
+    eventually_async(10, "the lost connection noticed", || async {
+        discord().await == "connecting"
     })
     .await;
     bot.discord.restore_gateway();
-    eventually(60, "connected again", || bot.telemetry.connected()).await;
+    eventually_async(60, "connected again", || async {
+        discord().await == "connected"
+    })
+    .await;
     assert_eq!(bot.discord.identified(), 2);
 
     let (kind, data, _) = ask_news(&bot, "latest", json!([])).await;
     assert!(kind == 4 || kind == 5, "{kind} {data}");
     let commands = bot
-        .telemetry
+        .telemetry()
         .interactions
         .get_or_create(&vec![("type", "command".to_owned())])
         .get();
@@ -907,7 +811,7 @@ async fn the_gateway_state_follows_a_lost_connection_and_the_bot_answers_after_i
 
 #[tokio::test]
 async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscriptions() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     let (store, guild) = (&bot.store, GUILD as i64);
     for channel in [CHANNEL, OTHER_CHANNEL] {
         store
@@ -928,10 +832,8 @@ async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscrip
         json!({ "id": CHANNEL.to_string(), "type": 0, "guild_id": GUILD.to_string(),
                 "name": "news", "position": 0, "permission_overwrites": [], "nsfw": false }),
     );
-    eventually(10, "the deleted channel's subscription is gone", || {
-        futures_util::FutureExt::now_or_never(store.subscriptions(guild))
-            .and_then(Result::ok)
-            .is_some_and(|subs| channel_ids(subs) == [OTHER_CHANNEL as i64])
+    eventually_async(10, "the deleted channel's subscription is gone", || async {
+        channel_ids(store.subscriptions(guild).await.unwrap()) == [OTHER_CHANNEL as i64]
     })
     .await;
 
@@ -941,10 +843,8 @@ async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscrip
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(channel_ids(store.subscriptions(8).await.unwrap()), [300]);
     bot.discord.dispatch("GUILD_DELETE", json!({ "id": "8" }));
-    eventually(10, "the server's subscriptions are gone", || {
-        futures_util::FutureExt::now_or_never(store.subscriptions(8))
-            .and_then(Result::ok)
-            .is_some_and(|subs| subs.is_empty())
+    eventually_async(10, "the server's subscriptions are gone", || async {
+        store.subscriptions(8).await.unwrap().is_empty()
     })
     .await;
     assert_eq!(
@@ -956,7 +856,7 @@ async fn a_deleted_channel_and_a_server_that_removed_the_bot_lose_their_subscrip
 
 #[tokio::test]
 async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     bot.store
         .subscribe(
             GUILD as i64,
@@ -968,14 +868,14 @@ async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
         .await
         .unwrap();
 
-    let (_, reply) = bot
-        .ask(
-            "unsubscribe",
-            json!([string_option("source", "gone-source")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "unsubscribe",
+        json!([string_option("source", "gone-source")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
 
     assert!(
         reply["content"]
@@ -992,21 +892,21 @@ async fn a_source_removed_from_the_sources_file_can_still_be_unsubscribed() {
             .is_empty()
     );
     // A source that neither exists nor is subscribed is still refused, saying what exists.
-    let (_, reply) = bot
-        .ask(
-            "unsubscribe",
-            json!([string_option("source", "never-was")]),
-            ADMIN,
-            MANAGE_GUILD,
-        )
-        .await;
+    let (_, reply) = ask(
+        &bot,
+        "unsubscribe",
+        json!([string_option("source", "never-was")]),
+        ADMIN,
+        MANAGE_GUILD,
+    )
+    .await;
     assert!(is_ephemeral(&reply), "{reply}");
     bot.shutdown().await;
 }
 
 #[tokio::test]
 async fn repost_says_so_when_the_server_has_ten_reposts_waiting() {
-    let bot = Running::start().await;
+    let bot = spawn_app().await;
     bot.scrape().await;
     let issue = bot.store.latest(1, None).await.unwrap()[0].id;
     // Ten reposts that cannot go out yet (the channel answers 500).
@@ -1019,7 +919,7 @@ async fn repost_says_so_when_the_server_has_ten_reposts_waiting() {
             .unwrap();
     }
 
-    let (_, reply) = bot.ask("repost", json!([]), ADMIN, MANAGE_GUILD).await;
+    let (_, reply) = ask(&bot, "repost", json!([]), ADMIN, MANAGE_GUILD).await;
 
     assert!(is_ephemeral(&reply), "{reply}");
     assert!(

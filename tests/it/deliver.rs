@@ -1,148 +1,31 @@
-//! The delivery worker posting through the real serenity HTTP client to a fake Discord, from a
-//! real SQLite outbox filled by the real scraper.
+//! The delivery worker, one step at a time, posting through the real serenity HTTP client to a
+//! fake Discord, from a real outbox (either backend) filled by the real scraper: the world of
+//! `TestApp::idle`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use briefbot::config::SourceConfig;
-use briefbot::deliver::{Deliverer, DeliverySettings, Step};
-use briefbot::store::Store;
+use briefbot::deliver::{DeliverySettings, Step};
 use briefbot::store::outbox::ALL_SOURCES;
 
+use crate::support::app::{
+    ADMIN, TestApp, aitimes_source, deliverer, deliverer_with, drain, fast_delivery,
+};
 use crate::support::discord::FakeDiscord;
-use crate::support::site::ndsoft_briefing;
-use crate::support::{FakeSite, TestDb, issue_of, scraper};
+use crate::support::site::{aitimes_article, ndsoft_briefing};
+use crate::support::{issue_of, scraper};
 
-const LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
-const GUILD: i64 = 7;
-const ADMIN: i64 = 99;
-
-fn article(idxno: u32) -> String {
-    format!("/news/articleView.html?idxno={idxno}")
-}
-
-/// The AI Times look-alike with only the given issues listed.
-async fn site_with(issues: &[u32]) -> FakeSite {
-    let site = FakeSite::start().await;
-    serve_list(&site, issues);
-    for idxno in [214199, 214145, 214100, 214043] {
-        site.serve_fresh_fixture(&article(idxno), &format!("aitimes/article_{idxno}.html"));
-    }
-    site
-}
-
-/// Serves a list page with these entries (newest first as given).
-fn serve_list(site: &FakeSite, issues: &[u32]) {
-    let items: String = issues
-        .iter()
-        .map(|n| {
-            let title = match n {
-                214199 => "[8월21일] 오픈AI가 ‘컴퓨터 유즈’에 보인 자신감",
-                214145 => "[8월20일] 데이터센터 반발 '달래기'에 나선 빅테크",
-                214100 => "[8월19일] 도메인 특화 AI의 다음 경쟁력은 ‘메모리’",
-                _ => "[8월18일] AI 의료의 새로운 돌파구",
-            };
-            format!(
-                "<li><h4 class=\"titles\"><a href=\"{}\">{title}</a></h4></li>",
-                article(*n)
-            )
-        })
-        .collect();
-    let html = format!(
-        "<html><body><section id=\"section-list\"><ul class=\"type1\">{items}</ul></section></body></html>"
-    );
-    site.serve_bytes(LIST, html.into_bytes(), "text/html; charset=utf-8");
-}
-
-fn source(site: &FakeSite) -> SourceConfig {
-    SourceConfig {
-        list_url: site.url(LIST),
-        ..SourceConfig::aitimes_briefing()
-    }
-}
-
-fn fast() -> DeliverySettings {
-    DeliverySettings {
-        min_interval: Duration::from_millis(1),
-        retry_base: Duration::ZERO,
-        idle_poll: Duration::from_millis(10),
-        ..DeliverySettings::default()
-    }
-}
-
-fn deliverer(store: &Store, discord: &FakeDiscord) -> Deliverer {
-    deliverer_with(store, discord.http(), fast())
-}
-
-/// A worker with its own HTTP client (a short timeout, say) or settings (Discord's pacing).
-fn deliverer_with(
-    store: &Store,
-    http: std::sync::Arc<serenity::http::Http>,
-    settings: DeliverySettings,
-) -> Deliverer {
-    let names = HashMap::from([(
-        "aitimes-briefing".to_owned(),
-        "AI타임스 뉴스 브리핑".to_owned(),
-    )]);
-    Deliverer::new(store.clone(), http, names, settings)
-}
-
-/// A fake news site with the given issues listed, a fake Discord and a fresh database.
-struct World {
-    site: FakeSite,
-    discord: FakeDiscord,
-    store: Store,
-    db: TestDb,
-}
-
-impl World {
-    async fn new(issues: &[u32]) -> Self {
-        let db = TestDb::new();
-        Self {
-            site: site_with(issues).await,
-            discord: FakeDiscord::start().await,
-            store: db.store().await,
-            db,
-        }
-    }
-
-    /// Subscribes a channel to every source and every item.
-    async fn subscribe(&self, channel: i64) {
-        self.store
-            .subscribe(GUILD, channel, ALL_SOURCES, None, ADMIN)
-            .await
-            .unwrap();
-    }
-
-    async fn scrape(&self) -> briefbot::scrape::SourceReport {
-        scraper(self.store.clone())
-            .scrape_source(&source(&self.site), false)
-            .await
-            .unwrap()
-    }
-}
-
-/// Steps until nothing is due; returns the steps taken.
-async fn drain(d: &mut Deliverer) -> Vec<Step> {
-    let mut steps = Vec::new();
-    for _ in 0..100 {
-        match d.step().await.unwrap() {
-            Step::Idle => return steps,
-            step => steps.push(step),
-        }
-        // Retries fall due at once with a zero retry base (but not 429 waits of a second).
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("the outbox never drained: {steps:?}");
-}
+const GUILD: i64 = crate::support::app::GUILD as i64;
 
 #[tokio::test]
 async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
-    let w = World::new(&[214100, 214043]).await;
+    let w = TestApp::idle(&[214100, 214043]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     w.subscribe(100).await;
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
 
     let steps = drain(&mut deliverer(store, discord)).await;
 
@@ -170,8 +53,11 @@ async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
     }
 
     // A new issue appears: only it is posted.
-    serve_list(site, &[214145, 214100, 214043]);
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    site.list_aitimes(&[214145, 214100, 214043]);
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
     let mut again = deliverer(store, discord);
     drain(&mut again).await;
     assert_eq!(discord.messages(100).len(), 3);
@@ -180,17 +66,23 @@ async fn a_subscribed_channel_gets_each_new_issue_once_as_embeds() {
 
 #[tokio::test]
 async fn issues_stored_before_the_subscription_are_not_posted() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
     w.subscribe(100).await;
 
     drain(&mut deliverer(store, discord)).await;
     assert!(discord.messages(100).is_empty());
 
-    serve_list(site, &[214100, 214043]);
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    site.list_aitimes(&[214100, 214043]);
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
     drain(&mut deliverer(store, discord)).await;
     assert_eq!(
         discord.messages(100).len(),
@@ -201,7 +93,7 @@ async fn issues_stored_before_the_subscription_are_not_posted() {
 
 #[tokio::test]
 async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_posts() {
-    let w = World::new(&[214100]).await;
+    let w = TestApp::idle(&[214100]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     let expected: serde_json::Value = serde_json::from_str(&crate::support::fixture(
         "aitimes/article_214100.expected.json",
@@ -231,7 +123,10 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
     w.subscribe(102).await;
     assert!(store.unsubscribe(102, ALL_SOURCES).await.unwrap());
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
 
     drain(&mut deliverer(store, discord)).await;
 
@@ -266,16 +161,22 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
 
 #[tokio::test]
 async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_again() {
-    let w = World::new(&[214145]).await;
+    let w = TestApp::idle(&[214145]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     w.subscribe(100).await;
     let scraper = scraper(store.clone());
-    scraper.scrape_source(&source(site), false).await.unwrap();
+    scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
     drain(&mut deliverer(store, discord)).await;
 
     // 214199 repeats one item of 214145.
-    serve_list(site, &[214199, 214145]);
-    let report = scraper.scrape_source(&source(site), false).await.unwrap();
+    site.list_aitimes(&[214199, 214145]);
+    let report = scraper
+        .scrape_source(&aitimes_source(site), false)
+        .await
+        .unwrap();
     drain(&mut deliverer(store, discord)).await;
     let posted = discord.messages(100);
     assert_eq!(posted.len(), 2);
@@ -299,7 +200,7 @@ async fn items_a_channel_already_has_are_left_out_and_repost_sends_everything_ag
 
 #[tokio::test]
 async fn a_rate_limited_post_is_retried_and_exists_once() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (discord, store) = (&w.discord, &w.store);
     discord.script(100, &[429]);
     w.subscribe(100).await;
@@ -324,7 +225,7 @@ async fn a_rate_limited_post_is_retried_and_exists_once() {
 
 #[tokio::test]
 async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_get_posts() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     discord.break_channel(100, 403);
     w.subscribe(100).await;
@@ -346,7 +247,7 @@ async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_
     assert!(dead.pause_reason.as_deref().unwrap().contains("403"));
 
     // The next issue is not tried on the paused channel.
-    serve_list(site, &[214100, 214043]);
+    site.list_aitimes(&[214100, 214043]);
     w.scrape().await;
     drain(&mut deliverer(store, discord)).await;
     assert_eq!(discord.requests(100), 3);
@@ -355,7 +256,7 @@ async fn a_channel_that_refuses_is_paused_after_three_attempts_and_others_still_
 
 #[tokio::test]
 async fn a_lost_answer_is_found_in_the_channel_and_not_posted_again_after_the_nonce_is_forgotten() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (store, discord) = (&w.store, &w.discord);
     // Discord creates the message, the answer is lost (a 502 on the way back), and by the
     // retry Discord has forgotten the nonce.
@@ -375,7 +276,7 @@ async fn a_lost_answer_is_found_in_the_channel_and_not_posted_again_after_the_no
 
 #[tokio::test]
 async fn a_post_that_times_out_is_in_doubt_and_found_instead_of_posted_twice() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (store, discord) = (&w.store, &w.discord);
     // Discord creates the message and never answers; the client gives up.
     discord.stall_answers(100, 1);
@@ -385,7 +286,7 @@ async fn a_post_that_times_out_is_in_doubt_and_found_instead_of_posted_twice() {
     let mut worker = deliverer_with(
         store,
         discord.http_with_timeout(Duration::from_millis(500)),
-        fast(),
+        fast_delivery(),
     );
 
     let started = std::time::Instant::now();
@@ -404,7 +305,7 @@ async fn a_post_that_times_out_is_in_doubt_and_found_instead_of_posted_twice() {
 
 #[tokio::test]
 async fn a_crash_between_the_post_and_its_record_posts_nothing_twice_after_a_restart() {
-    let w = World::new(&[214100, 214043]).await;
+    let w = TestApp::idle(&[214100, 214043]).await;
     let (db, discord) = (&w.db, &w.discord);
     discord.forget_nonces_after(Duration::ZERO);
     {
@@ -441,7 +342,7 @@ async fn a_crash_between_the_post_and_its_record_posts_nothing_twice_after_a_res
 
 #[tokio::test]
 async fn without_read_message_history_an_in_doubt_part_relies_on_the_nonce_and_status_says_so() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (store, discord) = (&w.store, &w.discord);
     discord.lose_answers(100, 1);
     discord.deny_history(100);
@@ -465,7 +366,7 @@ async fn without_read_message_history_an_in_doubt_part_relies_on_the_nonce_and_s
 /// channel works again (before, `/status` kept asking for a permission granted since).
 #[tokio::test]
 async fn the_history_flag_is_cleared_once_the_permission_is_granted() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     discord.lose_answers(100, 1);
     discord.deny_history(100);
@@ -488,7 +389,7 @@ async fn the_history_flag_is_cleared_once_the_permission_is_granted() {
 /// delivery became `failed`, and the channel's next resume posted it again.
 #[tokio::test]
 async fn a_refusal_after_unsubscribe_leaves_the_delivery_cancelled() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let store = &w.store;
     w.subscribe(100).await;
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
@@ -580,11 +481,11 @@ async fn the_fake_forgets_nonces_as_discord_does() {
 
 #[tokio::test]
 async fn issues_older_than_the_catch_up_window_are_stored_but_not_posted() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (store, discord) = (&w.store, &w.discord);
     // The fixture as it is: published in August, months before "now".
     w.site
-        .serve_fixture(&article(214043), "aitimes/article_214043.html");
+        .serve_fixture(&aitimes_article(214043), "aitimes/article_214043.html");
     w.subscribe(100).await;
 
     let report = w.scrape().await;
@@ -597,7 +498,7 @@ async fn issues_older_than_the_catch_up_window_are_stored_but_not_posted() {
 
 #[tokio::test]
 async fn paced_posts_stay_under_discords_limits_without_429s() {
-    let w = World::new(&[214043]).await;
+    let w = TestApp::idle(&[214043]).await;
     let (discord, store) = (&w.discord, &w.store);
     discord.enforce_limits();
     for channel in 1..=60 {
@@ -636,7 +537,7 @@ fn headlines(discord: &FakeDiscord, channel: u64) -> Vec<String> {
 
 #[tokio::test]
 async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_channel_meanwhile() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     // 14 items: the lead and 9 items, then 5 items.
@@ -644,7 +545,7 @@ async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_chann
     crate::support::record(store, "aitimes-briefing", &split).await;
     let settings = DeliverySettings {
         retry_base: Duration::from_secs(3),
-        ..fast()
+        ..fast_delivery()
     };
     let mut worker = deliverer_with(store, discord.http(), settings);
     // The second part is refused once: the first part is out, the second waits 2-3 seconds.
@@ -687,7 +588,7 @@ async fn a_split_issue_posts_exactly_its_frozen_parts_whatever_reached_the_chann
 
 #[tokio::test]
 async fn unsubscribing_during_a_split_post_stops_its_remaining_parts() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 14)).await;
@@ -708,7 +609,7 @@ async fn unsubscribing_during_a_split_post_stops_its_remaining_parts() {
 
 #[tokio::test]
 async fn a_delivery_that_waited_past_the_catch_up_window_is_not_posted() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     let mut issue = issue_of(1, 0, 3);
@@ -734,7 +635,7 @@ async fn a_delivery_that_waited_past_the_catch_up_window_is_not_posted() {
 
 #[tokio::test]
 async fn a_rejected_token_stops_posting_and_a_rejected_message_fails_alone() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     w.subscribe(200).await;
@@ -775,7 +676,7 @@ async fn a_rejected_token_stops_posting_and_a_rejected_message_fails_alone() {
 
 #[tokio::test]
 async fn server_errors_do_not_pause_a_channel_and_refusals_pause_all_its_subscriptions() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     store
@@ -804,7 +705,7 @@ async fn server_errors_do_not_pause_a_channel_and_refusals_pause_all_its_subscri
 
 #[tokio::test]
 async fn unsubscribing_one_of_two_overlapping_subscriptions_keeps_the_post_the_other_wants() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     // Every source, and this one: one delivery for the channel.
     w.subscribe(100).await;
@@ -836,7 +737,7 @@ async fn unsubscribing_one_of_two_overlapping_subscriptions_keeps_the_post_the_o
 
 #[tokio::test]
 async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_window() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
@@ -879,7 +780,7 @@ async fn a_resumed_channel_gets_what_it_missed_while_paused_within_the_catch_up_
 /// still be resumed keeps its messages.
 #[tokio::test]
 async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_once() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     w.subscribe(200).await;
@@ -939,7 +840,7 @@ async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_o
 /// version before left) is frozen again and posted, never read as posted.
 #[tokio::test]
 async fn a_delivery_whose_frozen_messages_are_gone_is_frozen_again_not_read_as_posted() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
@@ -970,7 +871,7 @@ async fn a_delivery_whose_frozen_messages_are_gone_is_frozen_again_not_read_as_p
 /// next issue. Now it backs off on its own and fails with the reason, and the others go on.
 #[tokio::test]
 async fn one_unreadable_delivery_fails_alone_and_every_other_channel_gets_the_next_issue() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     for channel in [100, 200, 300] {
         w.subscribe(channel).await;
@@ -1024,7 +925,7 @@ async fn one_unreadable_delivery_fails_alone_and_every_other_channel_gets_the_ne
 
 #[tokio::test]
 async fn posts_owed_to_a_removed_channel_are_cancelled() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     w.subscribe(200).await;
@@ -1047,7 +948,7 @@ async fn posts_owed_to_a_removed_channel_are_cancelled() {
 
 #[tokio::test]
 async fn a_channel_waiting_on_its_limit_does_not_hold_back_the_others() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     discord.enforce_limits();
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
@@ -1089,7 +990,7 @@ async fn a_channel_waiting_on_its_limit_does_not_hold_back_the_others() {
 /// after it, a 429.
 #[tokio::test]
 async fn a_post_that_arrives_late_does_not_make_the_channels_sixth_a_429() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     discord.enforce_limits();
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;
@@ -1111,7 +1012,7 @@ async fn a_post_that_arrives_late_does_not_make_the_channels_sixth_a_429() {
 
 #[tokio::test]
 async fn a_server_may_have_ten_reposts_waiting_and_new_issues_go_before_them() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(300).await;
     let mut old = issue_of(1, 0, 3);
@@ -1140,7 +1041,7 @@ async fn a_server_may_have_ten_reposts_waiting_and_new_issues_go_before_them() {
 
 #[tokio::test]
 async fn pruning_forgets_only_what_no_guarantee_needs() {
-    let w = World::new(&[]).await;
+    let w = TestApp::idle(&[]).await;
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     w.subscribe(200).await;
@@ -1197,7 +1098,7 @@ async fn pruning_forgets_only_what_no_guarantee_needs() {
 /// format, hide or reorder text, and every field stays within Discord's limits.
 #[tokio::test]
 async fn hostile_scraped_text_is_posted_inert_and_within_limits() {
-    let w = World::new(&[214199]).await;
+    let w = TestApp::idle(&[214199]).await;
     let (site, discord, store) = (&w.site, &w.discord, &w.store);
     let long = "가나다라 ".repeat(1_000);
     let items = [
@@ -1230,7 +1131,7 @@ async fn hostile_scraped_text_is_posted_inert_and_within_limits() {
          <body><article id=\"article-view-content-div\"><p>@here 오늘의 [브리핑](https://evil.example) 입니다. 1. 목록 &gt; 인용</p>{body}</article></body></html>"
     );
     site.serve_bytes(
-        &article(214199),
+        &aitimes_article(214199),
         page.into_bytes(),
         "text/html; charset=utf-8",
     );
@@ -1334,11 +1235,11 @@ fn titles(discord: &FakeDiscord, channel: u64, skip: usize) -> Vec<String> {
 #[tokio::test]
 async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_what_channels_received()
  {
-    let w = World::new(&[214199]).await;
+    let w = TestApp::idle(&[214199]).await;
     let (site, discord) = (&w.site, &w.discord);
     w.subscribe(100).await;
     site.serve_bytes(
-        &article(214199),
+        &aitimes_article(214199),
         ndsoft_briefing(
             "[8월21일] 실적 발표",
             "오늘의 소식입니다.",
@@ -1351,9 +1252,9 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
     assert_eq!(titles(discord, 100, 0).len(), 3);
 
     // The template twins arrive; the previous rule put them in the stories the channel has.
-    serve_list(site, &[214145, 214199]);
+    site.list_aitimes(&[214145, 214199]);
     site.serve_bytes(
-        &article(214145),
+        &aitimes_article(214145),
         ndsoft_briefing(
             "[8월20일] 또 실적 발표",
             "다음 소식입니다.",
@@ -1363,8 +1264,8 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
     );
     w.scrape().await;
     let id_of = async |idxno: u32| {
-        let url =
-            briefbot::domain::CanonicalUrl::parse(site.url(&article(idxno)).as_str()).unwrap();
+        let url = briefbot::domain::CanonicalUrl::parse(site.url(&aitimes_article(idxno)).as_str())
+            .unwrap();
         w.store.issue_for_url(&url).await.unwrap().unwrap()
     };
     let (first, second) = (id_of(214199).await, id_of(214145).await);
@@ -1408,9 +1309,9 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
     assert!(posted.iter().any(|t| t.contains("부산시")), "{posted:?}");
 
     // What the channel received before the upgrade still counts: a rewording is left out.
-    serve_list(site, &[214100, 214145, 214199]);
+    site.list_aitimes(&[214100, 214145, 214199]);
     site.serve_bytes(
-        &article(214100),
+        &aitimes_article(214100),
         ndsoft_briefing(
             "[8월19일] 세 번째 소식",
             "마지막 소식입니다.",
@@ -1428,7 +1329,7 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
         "text/html; charset=utf-8",
     );
     scraper(store.clone())
-        .scrape_source(&source(site), false)
+        .scrape_source(&aitimes_source(site), false)
         .await
         .unwrap();
     drain(&mut deliverer(&store, discord)).await;

@@ -1,5 +1,6 @@
 //! Test support: fixture files, a fake news site, and a fresh store per test.
 
+pub mod app;
 /// The benchmarks' generator of realistic briefs and issues.
 #[path = "../../../benches/common/mod.rs"]
 pub mod common;
@@ -299,5 +300,21 @@ pub async fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
             "{what} within {secs} s"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// [`eventually`] for a check that must await (a database query), looking every 10 ms.
+pub async fn eventually_async<F, Fut>(secs: u64, what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -153,6 +153,43 @@ impl FakeSite {
         );
     }
 
+    /// The AI Times look-alike: the pages of the four real issues in `tests/fixtures/aitimes/`
+    /// (published within the last day, in their order), and a list page at [`AITIMES_LIST`]
+    /// with these of them listed.
+    pub async fn aitimes(listed: &[u32]) -> Self {
+        let site = Self::start().await;
+        for idxno in AITIMES_ISSUES {
+            site.serve_fresh_fixture(
+                &aitimes_article(idxno),
+                &format!("aitimes/article_{idxno}.html"),
+            );
+        }
+        site.list_aitimes(listed);
+        site
+    }
+
+    /// Lists these AI Times issues at [`AITIMES_LIST`], newest first as given, with their real
+    /// titles.
+    pub fn list_aitimes(&self, issues: &[u32]) {
+        let entries: Vec<(String, &str)> = issues
+            .iter()
+            .map(|n| {
+                let title = match n {
+                    214199 => "[8월21일] 오픈AI가 ‘컴퓨터 유즈’에 보인 자신감",
+                    214145 => "[8월20일] 데이터센터 반발 '달래기'에 나선 빅테크",
+                    214100 => "[8월19일] 도메인 특화 AI의 다음 경쟁력은 ‘메모리’",
+                    _ => "[8월18일] AI 의료의 새로운 돌파구",
+                };
+                (aitimes_article(*n), title)
+            })
+            .collect();
+        self.serve_bytes(
+            AITIMES_LIST,
+            ndsoft_list(&entries),
+            "text/html; charset=utf-8",
+        );
+    }
+
     /// Makes a path misbehave.
     pub fn misbehave(&self, path_and_query: &str, behaviour: Behaviour) {
         self.put(
@@ -302,6 +339,17 @@ async fn handle(State(state): State<Arc<SiteState>>, request: Request) -> Respon
         headers.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
     }
     response
+}
+
+/// The AI Times brief's list page, as the built-in source has it.
+pub const AITIMES_LIST: &str = "/news/articleList.html?sc_sub_section_code=S2N110&view_type=sm";
+
+/// The real AI Times issues whose pages are fixtures, oldest first.
+pub const AITIMES_ISSUES: [u32; 4] = [214043, 214100, 214145, 214199];
+
+/// The path of an AI Times issue's page.
+pub fn aitimes_article(idxno: u32) -> String {
+    format!("/news/articleView.html?idxno={idxno}")
 }
 
 /// An NDSoft list page (AI Times's) of these entries: (link, title).
