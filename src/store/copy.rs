@@ -232,13 +232,18 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
             occupied.join(", ")
         )));
     }
+    // Every table is read in one SQLite read transaction, so the copy is one snapshot even if
+    // a process still writes the file meanwhile (WAL readers see the database as it was at
+    // their first read): a delivery cannot arrive without its parts, nor a brief without its
+    // issue.
+    let mut snapshot = source.pool().begin().await?;
     let mut copied = Vec::with_capacity(TABLES.len());
     for (table, columns) in TABLES {
         let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         // Names come from the constant table above, never from input.
         let select = format!("SELECT {} FROM {table} ORDER BY 1", names.join(", "));
         let rows = sqlx::query(sqlx::AssertSqlSafe(select))
-            .fetch_all(source.pool())
+            .fetch_all(&mut *snapshot)
             .await?;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -284,6 +289,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
             .execute(&mut *tx)
             .await?;
     }
+    snapshot.rollback().await?;
     tx.commit().await?;
     target.index_all().await?;
     Ok(copied)
