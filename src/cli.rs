@@ -1,20 +1,24 @@
-//! The command line (SPEC §3): argument types for `main.rs`, and one function per command.
+//! The command line (README: Commands): the arguments `main.rs` parses, each command handed
+//! over to what does it — `run` to [`crate::app::App`], `scrape` and `parse` to [`pages`],
+//! `latest` and `search` to [`lookup`], `migrate` to [`migrate`] — and every error turned into
+//! one line and an exit code.
 
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+
 use url::Url;
 
 use crate::app::App;
 use crate::config::{self, ConfigError, Settings, SourceConfig};
-use crate::domain::{CanonicalUrl, Format};
-use crate::output;
-use crate::scrape::fetch::{FetchLimits, Fetched, Fetcher};
-use crate::scrape::{self, Scraper, charset};
-use crate::store::{Store, StoreError};
+use crate::domain::Format;
+use crate::scrape::fetch::{FetchLimits, Fetcher};
+use crate::store::StoreError;
+
+mod lookup;
+mod migrate;
+mod pages;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,11 +116,11 @@ pub struct ParseArgs {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run_bot().await,
-        Command::Scrape(args) => scrape(args).await,
-        Command::Latest(args) => latest(args).await,
-        Command::Search(args) => search(args).await,
-        Command::Parse(args) => parse(args).await,
-        Command::Migrate(args) => migrate(args).await,
+        Command::Scrape(args) => pages::scrape(args).await,
+        Command::Latest(args) => lookup::latest(args).await,
+        Command::Search(args) => lookup::search(args).await,
+        Command::Parse(args) => pages::parse(args).await,
+        Command::Migrate(args) => migrate::migrate(args).await,
     };
     match result {
         Ok(code) => code,
@@ -178,331 +182,6 @@ async fn run_bot() -> anyhow::Result<ExitCode> {
             _ => return Err(e),
         },
     };
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(crate::app::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-}
-
-async fn scrape(args: ScrapeArgs) -> anyhow::Result<ExitCode> {
-    let (settings, sources) = load()?;
-    let sources = pick_sources(sources, args.source.as_deref())?;
-    let store = if args.dry_run {
-        Store::open_for_dry_run(&settings.database_url).await?
-    } else {
-        Store::open(&settings.database_url).await?
-    };
-    let scraper = Scraper::new(fetcher()?, store);
-    let mut failed = false;
-    let mut stdout = std::io::stdout().lock();
-    for source in &sources {
-        match scraper.scrape_source(source, args.dry_run).await {
-            Ok(report) => {
-                for s in &report.issues {
-                    let line = if args.json {
-                        output::scraped_json(s)
-                    } else {
-                        output::issue_text(
-                            &s.issue.title,
-                            s.issue.url.as_str(),
-                            s.issue.published_at,
-                            Some(s.source.as_str()),
-                            s.duplicate_of.as_ref().map(CanonicalUrl::as_str),
-                            &s.issue.lead,
-                            &s.issue.briefs,
-                        )
-                    };
-                    writeln!(stdout, "{line}")?;
-                }
-                for e in &report.entry_errors {
-                    eprintln!("briefbot: {}: {e}", source.id);
-                    failed = true;
-                }
-                if !args.json {
-                    let new = report
-                        .issues
-                        .iter()
-                        .filter(|s| s.duplicate_of.is_none())
-                        .count();
-                    let status = if report.not_modified {
-                        " (list unchanged)"
-                    } else {
-                        ""
-                    };
-                    eprintln!("{}: {new} new issue(s){status}", source.id);
-                }
-            }
-            Err(e) => {
-                eprintln!("briefbot: {}: {e}", source.id);
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-async fn latest(args: LatestArgs) -> anyhow::Result<ExitCode> {
-    let (settings, _) = load()?;
-    let store = Store::open(&settings.database_url).await?;
-    let issues = store.latest(args.count, args.source.as_deref()).await?;
-    let mut stdout = std::io::stdout().lock();
-    if issues.is_empty() && !args.json {
-        eprintln!("no issues stored yet; run `briefbot scrape` first");
-    }
-    for i in &issues {
-        let line = if args.json {
-            output::stored_json(i)
-        } else {
-            output::issue_text(
-                &i.title,
-                &i.url,
-                i.published_at,
-                Some(&i.source_id),
-                None,
-                &i.lead,
-                &i.briefs,
-            )
-        };
-        writeln!(stdout, "{line}")?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let length = args.query.trim().chars().count();
-    if !(1..=100).contains(&length) {
-        eprintln!("briefbot: the query must be 1 to 100 characters (it has {length})");
-        return Ok(ExitCode::from(2));
-    }
-    let (settings, _) = load()?;
-    let store = Store::open(&settings.database_url).await?;
-    let hits = store
-        .search(&args.query, args.source.as_deref(), args.count, 0)
-        .await?;
-    let mut stdout = std::io::stdout().lock();
-    if hits.is_empty() && !args.json {
-        eprintln!("no brief matches {:?}", args.query);
-    }
-    for hit in &hits {
-        if args.json {
-            let line = serde_json::json!({
-                "kind": if hit.is_issue() { "issue" } else { "brief" },
-                "source": hit.source_id,
-                "issue_url": hit.issue_url,
-                "issue_title": hit.issue_title,
-                "published_at": hit.published_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                "headline": hit.headline,
-                "summary": hit.summary,
-            });
-            writeln!(stdout, "{line}")?;
-        } else {
-            let when = output::kst_time(hit.published_at.unwrap_or(hit.first_seen_at));
-            let excerpt = hit.excerpt(&args.query);
-            if hit.is_issue() {
-                writeln!(
-                    stdout,
-                    "{}\n  {excerpt}\n  {when} · lead story · {}\n",
-                    hit.issue_title, hit.issue_url
-                )?;
-            } else {
-                writeln!(
-                    stdout,
-                    "■ {}\n  {excerpt}\n  {when} · {} · {}\n",
-                    hit.headline, hit.issue_title, hit.issue_url
-                )?;
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_env()?;
-    let Some(from) = args.from else {
-        Store::open(&settings.database_url).await?;
-        eprintln!("{}: migrations applied", settings.database_url);
-        return Ok(ExitCode::SUCCESS);
-    };
-    let source = match crate::config::DatabaseUrl::parse(&from) {
-        Ok(url @ crate::config::DatabaseUrl::Sqlite(_)) => url,
-        _ => {
-            return Err(ConfigError {
-                origin: "command line".into(),
-                field: "--from".into(),
-                message: "expected the SQLite database to copy, as a sqlite:// URL (sqlite://briefbot.db)".into(),
-            }
-            .into());
-        }
-    };
-    if !matches!(
-        settings.database_url,
-        crate::config::DatabaseUrl::Postgres(_)
-    ) {
-        return Err(ConfigError {
-            origin: "environment".into(),
-            field: "DATABASE_URL".into(),
-            message: "migrate --from copies into PostgreSQL: set DATABASE_URL to the postgres:// URL of an empty database".into(),
-        }
-        .into());
-    }
-    let from_store = Store::open_existing(&source).await?;
-    let to_store = Store::open(&settings.database_url).await?;
-    let copied = to_store.copy_from(&from_store).await?;
-    let rows: Vec<String> = copied
-        .iter()
-        .map(|(table, n)| format!("{table} {n}"))
-        .collect();
-    eprintln!(
-        "copied {source} into {}: {}; search index built",
-        settings.database_url,
-        rows.join(", ")
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let fetcher = fetcher()?;
-    let store = stored_stories().await;
-    let mut failed = false;
-    let mut stdout = std::io::stdout().lock();
-    for input in &args.inputs {
-        match parse_one(&fetcher, input, args.format, args.url.as_ref()).await {
-            Ok(issue) => {
-                let mut same = Vec::with_capacity(issue.briefs.len());
-                if let Some(store) = &store {
-                    for brief in &issue.briefs {
-                        same.push(store.same_story_as(brief).await?);
-                    }
-                }
-                let line = if args.json {
-                    output::parsed_json(&issue, &same)
-                } else {
-                    let mut text = output::issue_text(
-                        &issue.title,
-                        issue.url.as_str(),
-                        issue.published_at,
-                        None,
-                        None,
-                        &issue.lead,
-                        &issue.briefs,
-                    );
-                    for (brief, same) in issue.briefs.iter().zip(&same) {
-                        if let Some(same) = same {
-                            text.push('\n');
-                            text.push_str(&output::same_story_text(brief, same));
-                        }
-                    }
-                    text
-                };
-                writeln!(stdout, "{line}")?;
-            }
-            Err(e) => {
-                failed = true;
-                if args.json {
-                    writeln!(stdout, "{}", output::error_json(input, &format!("{e:#}")))?;
-                } else {
-                    eprintln!("briefbot: {input}: {e:#}");
-                }
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// The database `DATABASE_URL` names, for `parse` to say which items its stories already hold
-/// (an empty one, and nothing created, when there is none); `None` when it cannot be read.
-async fn stored_stories() -> Option<Store> {
-    config::load_dotenv().ok()?;
-    let settings = Settings::from_env().ok()?;
-    match Store::open_for_dry_run(&settings.database_url).await {
-        Ok(store) => Some(store),
-        Err(e) => {
-            eprintln!("briefbot: not comparing with stored stories: {e}");
-            None
-        }
-    }
-}
-
-async fn parse_one(
-    fetcher: &Fetcher,
-    input: &str,
-    format: Format,
-    url: Option<&Url>,
-) -> anyhow::Result<crate::domain::Issue> {
-    let (text, page_url) = if input.starts_with("http://") || input.starts_with("https://") {
-        let url = Url::parse(input).context("not a valid URL")?;
-        // The operator named this address: it may be a private one, but what it redirects to
-        // is checked as any source's pages are.
-        let fetcher = fetcher.for_source(&url, false).await;
-        match fetcher.get(&url, None).await? {
-            Fetched::Page(page) => (page.text, page.url),
-            Fetched::NotModified => {
-                anyhow::bail!("the server answered 304 to an unconditional request")
-            }
-        }
-    } else {
-        let path = Path::new(input);
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let tld = url
-            .and_then(|u| u.host_str())
-            .and_then(|h| h.rsplit('.').next());
-        let text = charset::decode(&bytes, None, tld.map(str::as_bytes));
-        let page_url = match url {
-            Some(u) => u.clone(),
-            None => declared_url(&text).unwrap_or_else(|| local_url(path)),
-        };
-        (text, page_url)
-    };
-    Ok(scrape::parse_issue(text, page_url, format, None).await?)
-}
-
-/// A local page's own idea of its address: its canonical link or `og:url`.
-fn declared_url(text: &str) -> Option<Url> {
-    scrape::meta::self_declared_url(&scraper::Html::parse_document(&scrape::tame::tame(text)))
-}
-
-/// A stand-in address for a local file that names none: `http://localhost/<file name>`.
-fn local_url(path: &Path) -> Url {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut url = Url::parse("http://localhost/").expect("valid URL");
-    url.path_segments_mut().expect("http URL").push(&name);
-    url
 }

@@ -7,6 +7,10 @@
 //!
 //! # Layout
 //!
+//! - [`app`] — `briefbot run` as one value: [`app::App::build`] opens and binds everything from
+//!   the settings, [`app::App::run_until`] runs the lease, the polling, the delivery worker,
+//!   the gateway and the endpoint, and stops them in order. The command line and the tests'
+//!   `spawn_app` both start it.
 //! - [`config`] — typed settings from the environment and the sources file; one-line errors.
 //! - [`domain`] — pure types: [`domain::SourceId`], [`domain::CanonicalUrl`],
 //!   [`domain::Issue`], [`domain::Brief`].
@@ -17,6 +21,9 @@
 //! - [`dedup`] — fingerprints: headline keys, content hashes, character n-gram near-duplicates
 //!   with a MinHash LSH index.
 //! - [`store`] — the only module with SQL; decides what is new.
+//! - [`leader`] — the scheduler lease: which one process polls and posts (a database row with an
+//!   expiry only a working holder renews, and a generation that fences a former holder's
+//!   writes).
 //! - [`schedule`] — the polling loops with backoff, one per source, supervised (a loop that
 //!   panics is restarted).
 //! - [`search`] — search terms for Korean and English: Hangul bigrams and syllables, particles
@@ -25,7 +32,8 @@
 //!   parts, in-doubt parts looked for in the channel before any repost, nonces), paced and fair
 //!   across channels; pauses channels that refuse; prunes what no guarantee needs.
 //! - [`bot`] — the Discord side: gateway client, slash commands ([`bot::commands`]).
-//! - [`output`] and [`cli`] — what the command line prints and does.
+//! - [`output`] and [`cli`] — what the command line prints, and its arguments handed to the
+//!   library.
 //! - [`logging`] — the log's writer, which scrubs the bot token and interaction tokens from
 //!   every line.
 //! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`; [`telemetry`] — what the
