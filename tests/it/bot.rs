@@ -332,7 +332,20 @@ async fn bad_options_and_direct_messages_get_a_clear_private_answer() {
 async fn status_shows_sources_queue_and_paused_channels() {
     let bot = spawn_app().await;
     ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
+    // Another channel whose posts Discord rejects for good (400): its delivery fails.
+    bot.discord.break_channel(OTHER_CHANNEL, 400);
+    let other = json!({ "name": "channel", "type": 7, "value": OTHER_CHANNEL.to_string() });
+    ask(&bot, "subscribe", json!([other]), ADMIN, MANAGE_GUILD).await;
     bot.scrape().await;
+    eventually_async(10, "the post to the broken channel failed", || async {
+        let since = briefbot::store::now() - chrono::Duration::days(1);
+        !bot.store
+            .failed_deliveries(GUILD as i64, since)
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
     briefbot::store::testing::pause_channel(
         &bot.store,
         CHANNEL as i64,
@@ -379,6 +392,10 @@ async fn status_shows_sources_queue_and_paused_channels() {
     );
     assert!(
         text.contains("gave up on “\\[8월1일\\] 사라진 브리핑”") && text.contains("8 failed tries"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("✖ a post to <#{OTHER_CHANNEL}> failed")) && text.contains("400"),
         "{text}"
     );
     let (_, listing) = ask(&bot, "subscriptions", json!([]), MEMBER, PLAIN).await;
