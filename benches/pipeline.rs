@@ -1,4 +1,4 @@
-//! Pipeline benchmarks (SPEC targets in BENCHMARKS.md). Run with `cargo bench --bench pipeline`.
+//! Pipeline benchmarks (the targets in BENCHMARKS.md). Run with `cargo bench --bench pipeline`.
 //!
 //! - parse and split one issue page (goal < 1 ms);
 //! - generic main-text extraction of 100-300 KB real article pages (goal < 5 ms);

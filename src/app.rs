@@ -40,7 +40,7 @@ pub struct App {
     discord: serenity::http::Http,
     listener: Option<TcpListener>,
     telemetry: Arc<Telemetry>,
-    /// One process per SQLite file (SPEC §7); released when the app is dropped.
+    /// One process per SQLite file (README: Deployment); released when the app is dropped.
     _run_lock: RunLock,
 }
 

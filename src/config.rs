@@ -121,7 +121,7 @@ pub fn load_dotenv() -> Result<(), ConfigError> {
     }
 }
 
-/// Settings from the environment, as SPEC §2 lists them.
+/// Settings from the environment, as README: Configuration lists them.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub discord_token: Option<Secret>,
@@ -142,7 +142,7 @@ pub struct Settings {
     pub fetch: crate::scrape::fetch::FetchLimits,
 }
 
-/// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, SPEC §2 and §7).
+/// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, README: Configuration and Deployment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shards {
     /// Every shard Discord recommends (`GET /gateway/bot`), all in this process.

@@ -1,17 +1,17 @@
-//! One process at a time polls the sources and posts the deliveries (SPEC §7): the holder of
+//! One process at a time polls the sources and posts the deliveries (README: Deployment): the holder of
 //! the store's [`Lease`], a database row with an expiry that only a working holder renews and
 //! a generation (the fencing token) that every write of the holder's work checks. Every process
 //! tries to take it; the holder renews it every sixth of its length ([`LeaseSettings`]), and a
 //! standby tries to take it as often once it has expired. So when the holder dies **or hangs**
 //! (SIGSTOP, a blocked runtime, a paused machine, a partition from the database), another takes
-//! over within the lease and a sixth (35 s by default), inside SPEC's minute.
+//! over within the lease and a sixth (35 s by default), within the minute the takeover is promised in (README: Deployment).
 //!
 //! A holder stops acting on its lease by its own clock half a lease after its last renewal
 //! began, before the lease can expire in the database: it posts nothing more (checked before
 //! every POST, also right after waking from a freeze), its scheduler and worker stop, and any
 //! write of its work that still reaches the database is refused by the fencing token once
 //! another process took the lease. A post it had begun is left in doubt and looked for by the
-//! next holder (SPEC §6). With one process on SQLite the lease is always granted.
+//! next holder (RELIABILITY.md). With one process on SQLite the lease is always granted.
 //!
 //! Only the holder posts, so all processes together stay within Discord's global rate limit
 //! with the one process's pacing; each process still answers the interactions of its own

@@ -1,4 +1,4 @@
-//! How the command line prints issues: readable text, or one JSON object a line (SPEC §3).
+//! How the command line prints issues: readable text, or one JSON object a line (README: Commands).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -7,7 +7,7 @@ use crate::domain::{Brief, Issue, kst};
 use crate::scrape::ScrapedIssue;
 use crate::store::{SameStory, StoredIssue};
 
-/// SPEC §3's issue object. `source` and `duplicate_of` are left out by `parse`.
+/// The issue object of README: Commands. `source` and `duplicate_of` are left out by `parse`.
 #[derive(Debug, Serialize)]
 pub struct IssueJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ pub fn scraped_json(s: &ScrapedIssue) -> String {
 }
 
 /// A brief of `parse --json`, with the stored item it would be left out as the same story as
-/// (absent when none: it would be posted, and the object is SPEC §3's `{headline, summary}`).
+/// (absent when none: it would be posted, and the object is README's `{headline, summary}` (Commands)).
 #[derive(Debug, Serialize)]
 struct ParsedBrief<'a> {
     headline: &'a str,

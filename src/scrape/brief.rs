@@ -1,4 +1,4 @@
-//! Main-text lines → lead, brief items and clean text. Removes the noise SPEC §1 lists: photo
+//! Main-text lines → lead, brief items and clean text. Removes the noise README's Parsing lists: photo
 //! captions, captions shown twice (image alt and figcaption), bylines, the read-aloud widget,
 //! copyright footers and comment-form text.
 

@@ -1,4 +1,4 @@
-//! The source fault matrix (SPEC §6 "Faults are contained", issue 10): `briefbot run`, the real
+//! The source fault matrix (RELIABILITY.md: Scraping, issue 10): `briefbot run`, the real
 //! binary, with fifteen sources on one fake site, thirteen of them broken in a different way,
 //! and the fake Discord. Each fault is logged once with its source and its cause, backed off and
 //! retried; the good sources are scraped and posted meanwhile, the next good issue too, and

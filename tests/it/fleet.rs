@@ -1,4 +1,4 @@
-//! Several `briefbot run` processes on one PostgreSQL database (SPEC §7): three processes, each
+//! Several `briefbot run` processes on one PostgreSQL database (README: Deployment): three processes, each
 //! running one of three gateway shards, one fake Discord that routes each guild's events to its
 //! shard's session (Discord's `(guild_id >> 22) % shards`) and enforces the global limit of 50
 //! requests a second, one fake news site. Every channel gets every issue exactly once, however
@@ -584,7 +584,7 @@ async fn taken_over(others: &[Process], since: std::time::Instant) -> u64 {
 
 const SMALL: u64 = 30;
 
-/// SPEC §7, issue 19 item 2: the leader frozen with SIGSTOP in the middle of a fan-out, for
+/// README: Deployment, issue 19 item 2: the leader frozen with SIGSTOP in the middle of a fan-out, for
 /// longer than its lease, and an issue published meanwhile. Before, its advisory lock lived on
 /// with its connection: nobody took over, and nothing was posted until it was thawed. Now
 /// another process takes over within a minute and every channel gets every issue once; the
@@ -646,7 +646,7 @@ async fn a_frozen_leader_is_replaced_within_a_minute_and_posts_nothing_more_when
     assert!(log.contains("scheduler lease was lost"), "{log}");
 }
 
-/// SPEC §7, issue 19 items 2-4: the leader's database traffic blackholed (a partition: its
+/// README: Deployment, issue 19 items 2-4: the leader's database traffic blackholed (a partition: its
 /// connections stay open, nothing passes) in the middle of a fan-out, while it still reaches
 /// Discord; then its connections cut and restored, so it reconnects. Each process reaches
 /// PostgreSQL through a proxy of its own. Before, the blackholed leader kept its advisory lock

@@ -1,4 +1,4 @@
-//! Scraped links and redirects reach only public addresses (SPEC §6, issue 10 item 4).
+//! Scraped links and redirects reach only public addresses (RELIABILITY.md, issue 10 item 4).
 //!
 //! No test here sends a packet outside 127.0.0.0/8: the fetcher counts 127.0.0.1 as "public"
 //! (`Fetcher::for_tests`), names resolve from a table, and every refused address is refused

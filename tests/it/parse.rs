@@ -22,7 +22,7 @@ struct ExpectedBrief {
     summary: String,
 }
 
-/// Everything SPEC §1 calls noise.
+/// Everything README's Parsing calls noise.
 const NOISE: &[&str] = &[
     "사진=",
     "news@aitimes.com",
