@@ -164,7 +164,8 @@ impl Client {
 enum Proxy {
     /// reqwest's default: the ones the environment names, if any.
     FromEnvironment,
-    /// This one (tests).
+    /// This one (tests, through `Fetcher::for_tests_through`).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     At(Url),
 }
 
@@ -211,7 +212,7 @@ impl Fetcher {
 
     /// A fetcher for tests on 127.0.0.1: `also_public` addresses count as public (tests must
     /// not send traffic to real public addresses), and `hosts` are names answered without DNS.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub fn for_tests(
         limits: FetchLimits,
         also_public: Vec<IpAddr>,
@@ -221,7 +222,7 @@ impl Fetcher {
     }
 
     /// [`Fetcher::for_tests`] sending every request through the HTTP proxy at `proxy`.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub fn for_tests_through(
         limits: FetchLimits,
         also_public: Vec<IpAddr>,

@@ -6,7 +6,7 @@ pub mod article;
 pub mod brief;
 pub mod charset;
 pub mod fetch;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 pub mod guard;
 pub mod html;

@@ -28,7 +28,7 @@ pub mod outbox;
 mod postgres;
 pub mod search;
 mod sqlite;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,7 @@ use crate::render::Message;
 use crate::scrape::fetch::Validators;
 
 mod search;
+#[cfg(feature = "testing")]
 pub(super) mod testing;
 
 /// The advisory lock every writing transaction holds ("briefbot" in ASCII).

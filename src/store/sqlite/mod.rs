@@ -31,6 +31,7 @@ use crate::render::Message;
 use crate::scrape::fetch::Validators;
 
 mod search;
+#[cfg(feature = "testing")]
 pub(super) mod testing;
 
 #[derive(Debug, Clone)]
