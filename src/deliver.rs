@@ -24,6 +24,7 @@ use serenity::model::id::{ChannelId, MessageId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::domain::{DeliveryKind, DeliveryStatus, DiscordId};
 use crate::render::{self, IssueView, ItemFilter, Message};
 use crate::store::outbox::{CATCH_UP, DueDelivery, Failure, Frozen, STORY_MEMORY};
 use crate::store::{self, Store, StoreError};
@@ -197,9 +198,9 @@ impl Deliverer {
         };
         // The catch-up window holds until a part may have reached the channel (posted, or in
         // doubt); then the rest follows, so a split issue is never left half posted.
-        if d.kind == "new" && !frozen.started() && d.issue_at < now - CATCH_UP {
+        if d.kind == DeliveryKind::New && !frozen.started() && d.issue_at < now - CATCH_UP {
             self.store
-                .finish_delivery(&d, "skipped", &[], Some(EXPIRED))
+                .finish_delivery(&d, DeliveryStatus::Skipped, &[], Some(EXPIRED))
                 .await?;
             tracing::info!(
                 delivery = d.id,
@@ -264,7 +265,7 @@ impl Deliverer {
         }
         if !self
             .store
-            .finish_delivery(&d, "sent", &frozen.stories, None)
+            .finish_delivery(&d, DeliveryStatus::Sent, &frozen.stories, None)
             .await?
         {
             return Ok(Step::Skipped { delivery: d.id });
@@ -320,12 +321,12 @@ impl Deliverer {
         let skipped = Err(Step::Skipped { delivery: d.id });
         let Some(issue) = self.store.issue(d.issue_id).await? else {
             self.store
-                .finish_delivery(d, "cancelled", &[], Some("the issue is gone"))
+                .finish_delivery(d, DeliveryStatus::Cancelled, &[], Some("the issue is gone"))
                 .await?;
             return Ok(skipped);
         };
         let stories = self.store.story_ids(issue.id).await?;
-        let skip: HashSet<usize> = if d.kind == "new" {
+        let skip: HashSet<usize> = if d.kind == DeliveryKind::New {
             let had = self
                 .store
                 .channel_stories(d.channel_id, store::now() - STORY_MEMORY)
@@ -390,7 +391,9 @@ impl Deliverer {
             briefs: &issue.briefs,
         };
         let Some(selected) = render::selected_items(&issue.briefs, &filter, &skip) else {
-            self.store.finish_delivery(d, "skipped", &[], None).await?;
+            self.store
+                .finish_delivery(d, DeliveryStatus::Skipped, &[], None)
+                .await?;
             return Ok(skipped);
         };
         let messages = render::render_issue(&view, &filter, &skip);
@@ -471,7 +474,10 @@ impl Deliverer {
                     .map_err(|e| PostError::Transient(e.to_string()))?;
             }
             for m in &page {
-                let id = i64::try_from(m.id.get()).unwrap_or(i64::MAX);
+                // An id the outbox cannot hold (none before 2084) could not be recorded either.
+                let Ok(id) = DiscordId::try_from(m.id).map(DiscordId::get) else {
+                    continue;
+                };
                 if m.author.id.get() == me
                     && same_message(m, message)
                     && !self
@@ -630,7 +636,9 @@ async fn post(
         builder = builder.content(content);
     }
     match channel.send_message(http, builder).await {
-        Ok(m) => Ok(i64::try_from(m.id.get()).unwrap_or(i64::MAX)),
+        // The message exists whatever its id: one the outbox cannot hold is recorded as 0,
+        // "posted, id unknown", so the part is never posted again.
+        Ok(m) => Ok(DiscordId::try_from(m.id).map_or(0, DiscordId::get)),
         Err(e) => Err(classify(&e)),
     }
 }
