@@ -359,4 +359,34 @@ mod tests {
         let beyond = serenity::model::id::UserId::new(1 << 63);
         assert_eq!(DiscordId::try_from(beyond), Err(IdOutOfRange(1 << 63)));
     }
+
+    #[tokio::test]
+    async fn delivery_statuses_and_kinds_are_stored_as_the_schemas_words() {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for status in DeliveryStatus::ALL {
+            let stored: String = sqlx::query_scalar("SELECT $1")
+                .bind(status)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(stored, status.as_str());
+            let read: DeliveryStatus = sqlx::query_scalar("SELECT $1")
+                .bind(status.as_str())
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(read, status);
+        }
+        for (kind, word) in [(DeliveryKind::New, "new"), (DeliveryKind::Repost, "repost")] {
+            let stored: String = sqlx::query_scalar("SELECT $1")
+                .bind(kind)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(stored, word);
+        }
+    }
 }
