@@ -182,6 +182,116 @@ pub struct Issue {
     pub text: String,
 }
 
+/// Where a delivery stands: the `deliveries.status` column, stored as the same lowercase TEXT
+/// the schema's CHECK lists (`pending`, `sent`, `skipped`, `failed`, `cancelled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Owed: the worker posts it when it falls due.
+    Pending,
+    /// Every part is posted.
+    Sent,
+    /// Nothing was left to post, or the issue passed the catch-up window first.
+    Skipped,
+    /// Discord refused it for good, or its stored data could not be read.
+    Failed,
+    /// Unsubscribed, or its issue or channel is gone.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Skipped,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+    ];
+
+    /// The word the database stores (and `/metrics` labels with).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a delivery is owed: the `deliveries.kind` column, stored as lowercase TEXT (`new`,
+/// `repost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DeliveryKind {
+    /// A subscription's issue: once per channel, within the catch-up window, leaving out the
+    /// items the channel already has.
+    New,
+    /// Asked for with `/repost`: posted whole, whenever it was published.
+    Repost,
+}
+
+/// A Discord snowflake (a server, channel, user or message id) as the database stores it.
+///
+/// Discord's ids are unsigned 64-bit, the databases' integers signed: a snowflake's top 42 bits
+/// count milliseconds since 2015, so none reaches 2^63 before 2084. The conversion is checked
+/// all the same, so an id out of range is refused at the edge instead of being stored as
+/// another id (before, seven places saturated it to `i64::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DiscordId(i64);
+
+/// A Discord id beyond what the database can store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Discord id {0} is beyond the largest the database stores (2^63 - 1)")]
+pub struct IdOutOfRange(pub u64);
+
+impl DiscordId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for DiscordId {
+    type Error = IdOutOfRange;
+
+    fn try_from(id: u64) -> Result<Self, IdOutOfRange> {
+        i64::try_from(id).map(Self).map_err(|_| IdOutOfRange(id))
+    }
+}
+
+/// Every serenity id this bot stores converts the same way.
+macro_rules! discord_id_from {
+    ($($id:ty),*) => {$(
+        impl TryFrom<$id> for DiscordId {
+            type Error = IdOutOfRange;
+
+            fn try_from(id: $id) -> Result<Self, IdOutOfRange> {
+                Self::try_from(id.get())
+            }
+        }
+    )*};
+}
+
+discord_id_from!(
+    serenity::model::id::ChannelId,
+    serenity::model::id::GuildId,
+    serenity::model::id::UserId,
+    serenity::model::id::MessageId
+);
+
+impl fmt::Display for DiscordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +347,46 @@ mod tests {
         assert!(SourceId::parse("AI").is_err());
         assert!(SourceId::parse("").is_err());
         assert!(SourceId::parse("a b").is_err());
+    }
+
+    #[test]
+    fn discord_ids_beyond_i64_are_refused_not_saturated() {
+        let largest = serenity::model::id::ChannelId::new(i64::MAX.unsigned_abs());
+        assert_eq!(
+            DiscordId::try_from(largest).map(DiscordId::get),
+            Ok(i64::MAX)
+        );
+        let beyond = serenity::model::id::UserId::new(1 << 63);
+        assert_eq!(DiscordId::try_from(beyond), Err(IdOutOfRange(1 << 63)));
+    }
+
+    #[tokio::test]
+    async fn delivery_statuses_and_kinds_are_stored_as_the_schemas_words() {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for status in DeliveryStatus::ALL {
+            let stored: String = sqlx::query_scalar("SELECT $1")
+                .bind(status)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(stored, status.as_str());
+            let read: DeliveryStatus = sqlx::query_scalar("SELECT $1")
+                .bind(status.as_str())
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(read, status);
+        }
+        for (kind, word) in [(DeliveryKind::New, "new"), (DeliveryKind::Repost, "repost")] {
+            let stored: String = sqlx::query_scalar("SELECT $1")
+                .bind(kind)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            assert_eq!(stored, word);
+        }
     }
 }

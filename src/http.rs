@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::SourceConfig;
+use crate::domain::DeliveryStatus;
 use crate::store::{SourceState, Store, StoreError};
 use crate::telemetry::{Labels, Telemetry};
 
@@ -325,13 +326,13 @@ async fn render_metrics(endpoint: &Endpoint) -> Result<String, std::fmt::Error> 
             success,
         );
         let by_status = Family::<Labels, Gauge>::default();
-        for status in ["pending", "sent", "skipped", "failed", "cancelled"] {
+        for status in DeliveryStatus::ALL {
             let n = deliveries
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| *s == status)
                 .map_or(0, |(_, n)| *n);
             by_status
-                .get_or_create(&vec![("status", status.to_owned())])
+                .get_or_create(&vec![("status", status.as_str().to_owned())])
                 .set(n);
         }
         registry.register(

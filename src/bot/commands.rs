@@ -11,7 +11,7 @@ use serenity::all::{
 use serenity::http::Http;
 
 use super::Bot;
-use crate::domain::CanonicalUrl;
+use crate::domain::{CanonicalUrl, DiscordId, IdOutOfRange};
 use crate::render::escape_markdown;
 use crate::store::StoreError;
 use crate::store::outbox::{ALL_SOURCES, MAX_PENDING_REPOSTS, Subscribed};
@@ -180,8 +180,17 @@ impl Invocation {
     }
 }
 
-fn id(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+fn id(id: impl TryInto<DiscordId, Error = IdOutOfRange>) -> Result<i64, IdOutOfRange> {
+    id.try_into().map(DiscordId::get)
+}
+
+fn invocation(cmd: &CommandInteraction) -> Result<Invocation, IdOutOfRange> {
+    Ok(Invocation {
+        guild_id: cmd.guild_id.map(id).transpose()?,
+        channel_id: id(cmd.channel_id)?,
+        user_id: id(cmd.user.id)?,
+        permissions: cmd.member.as_ref().and_then(|m| m.permissions),
+    })
 }
 
 /// The options of a command, parsed.
@@ -193,21 +202,21 @@ pub struct Options {
     pub issue: Option<String>,
 }
 
-fn parse_options(cmd: &CommandInteraction) -> Options {
+fn parse_options(cmd: &CommandInteraction) -> Result<Options, IdOutOfRange> {
     let mut o = Options::default();
     for opt in cmd.data.options() {
         match (opt.name, opt.value) {
             ("source", ResolvedValue::String(s)) => o.source = Some(s.to_owned()),
             ("keywords", ResolvedValue::String(s)) => o.keywords = Some(s.to_owned()),
             ("issue", ResolvedValue::String(s)) => o.issue = Some(s.to_owned()),
-            ("channel", ResolvedValue::Channel(c)) => o.channel = Some(id(c.id.get())),
+            ("channel", ResolvedValue::Channel(c)) => o.channel = Some(id(c.id)?),
             ("channel", ResolvedValue::Unresolved(Unresolved::Channel(c))) => {
-                o.channel = Some(id(c.get()))
+                o.channel = Some(id(c)?)
             }
             _ => {}
         }
     }
-    o
+    Ok(o)
 }
 
 /// Runs a command and answers it; no error escapes to the user as anything but a message.
@@ -215,13 +224,14 @@ pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
     if cmd.data.name == "news" {
         return super::news::handle(http, bot, cmd).await;
     }
-    let invocation = Invocation {
-        guild_id: cmd.guild_id.map(|g| id(g.get())),
-        channel_id: id(cmd.channel_id.get()),
-        user_id: id(cmd.user.id.get()),
-        permissions: cmd.member.as_ref().and_then(|m| m.permissions),
+    let (invocation, options) = match invocation(cmd).and_then(|i| Ok((i, parse_options(cmd)?))) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // Not before 2084 (see `DiscordId`): left unanswered rather than stored as another id.
+            tracing::warn!(command = %cmd.data.name, error = %e, "interaction ignored");
+            return;
+        }
     };
-    let options = parse_options(cmd);
     let name = cmd.data.name.as_str();
     // Work that may take more than a second is deferred first: Discord drops an interaction
     // that is not answered within three seconds.

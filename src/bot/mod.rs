@@ -23,6 +23,7 @@ use anyhow::Context as _;
 
 use crate::config::{Secret, Shards, SourceConfig};
 use crate::deliver::{self, Deliverer, DeliverySettings};
+use crate::domain::DiscordId;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 
@@ -145,7 +146,10 @@ impl EventHandler for Handler {
         if incomplete.unavailable {
             return;
         }
-        let guild = i64::try_from(incomplete.id.get()).unwrap_or(i64::MAX);
+        let Ok(guild) = DiscordId::try_from(incomplete.id).map(DiscordId::get) else {
+            // Not a server the database can hold (none before 2084), so none it has.
+            return;
+        };
         match self.bot.store.remove_guild(guild).await {
             Ok(removed) => tracing::info!(
                 guild,
@@ -164,7 +168,10 @@ impl EventHandler for Handler {
         channel: GuildChannel,
         _messages: Option<Vec<serenity::all::Message>>,
     ) {
-        let id = i64::try_from(channel.id.get()).unwrap_or(i64::MAX);
+        let Ok(id) = DiscordId::try_from(channel.id).map(DiscordId::get) else {
+            // Not a channel the database can hold (none before 2084), so none it has.
+            return;
+        };
         match self.bot.store.remove_channel(id).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(

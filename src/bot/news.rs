@@ -11,7 +11,7 @@ use serenity::http::Http;
 
 use super::Bot;
 use crate::deliver::to_embed;
-use crate::domain::kst;
+use crate::domain::{DiscordId, IdOutOfRange, kst};
 use crate::output::kst_time;
 use crate::render::{self, IssueView, ItemFilter, escape_markdown};
 use crate::store::search::{Hit, Page};
@@ -134,9 +134,9 @@ pub struct NewsOptions {
     pub user_id: i64,
 }
 
-fn parse(cmd: &CommandInteraction) -> NewsOptions {
+fn parse(cmd: &CommandInteraction) -> Result<NewsOptions, IdOutOfRange> {
     let mut o = NewsOptions {
-        user_id: i64::try_from(cmd.user.id.get()).unwrap_or(i64::MAX),
+        user_id: DiscordId::try_from(cmd.user.id)?.get(),
         ..NewsOptions::default()
     };
     for opt in cmd.data.options() {
@@ -153,13 +153,20 @@ fn parse(cmd: &CommandInteraction) -> NewsOptions {
             }
         }
     }
-    o
+    Ok(o)
 }
 
 /// Answers `/news …`: deferred first (a lookup may take more than a moment), then the answer
 /// and any further messages.
 pub async fn handle(http: &Http, bot: &Bot, cmd: &CommandInteraction) {
-    let options = parse(cmd);
+    let options = match parse(cmd) {
+        Ok(options) => options,
+        Err(e) => {
+            // Not before 2084 (see `DiscordId`): left unanswered rather than stored as another id.
+            tracing::warn!(error = %e, "/news ignored");
+            return;
+        }
+    };
     let valid = validate(bot, &options);
     let ephemeral = valid.is_err();
     let deferred = if ephemeral {
@@ -486,7 +493,10 @@ pub async fn turn_page(bot: &Bot, custom_id: &str, user_id: i64) -> Result<Turn,
 
 /// Answers a page button.
 pub async fn handle_button(http: &Http, bot: &Bot, comp: &ComponentInteraction) {
-    let user = i64::try_from(comp.user.id.get()).unwrap_or(i64::MAX);
+    let Ok(user) = DiscordId::try_from(comp.user.id).map(DiscordId::get) else {
+        // No search can be this user's (see `DiscordId`).
+        return;
+    };
     let response = match turn_page(bot, &comp.data.custom_id, user).await {
         Ok(Turn::Page {
             embed,

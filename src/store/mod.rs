@@ -14,7 +14,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::FromRow;
 
 use crate::config::DatabaseUrl;
-use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 pub use copy::Copied;
@@ -496,9 +496,9 @@ delegate! {
     pub async fn enqueue_repost(&self, guild_id: i64, channel_id: i64, issue_id: i64) -> Result<Option<i64>>;
     /// When the next pending delivery falls due, if any.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
-    /// How many deliveries there are in each status (`pending`, `sent`, `skipped`, `failed`,
-    /// `cancelled`); a status with none is left out.
-    pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>>;
+    /// How many deliveries there are in each status, in the order of the statuses' words; a
+    /// status with none is left out.
+    pub async fn delivery_counts(&self) -> Result<Vec<(DeliveryStatus, i64)>>;
     /// How many subscriptions are active, and how many are paused.
     pub async fn subscription_counts(&self) -> Result<(i64, i64)>;
     /// Pending deliveries (the queue depth `/status` shows).
@@ -594,7 +594,7 @@ delegate_fenced! {
     /// Finishes a pending delivery as `sent` (remembering the stories the channel now has) or
     /// `skipped` (nothing left to post for it, with `reason` when it is worth saying); `false`
     /// when it was no longer pending (cancelled meanwhile: then it stays cancelled).
-    pub async fn finish_delivery(&self, d: &DueDelivery, status: &str, stories: &[i64], reason: Option<&str>) -> Result<bool>;
+    pub async fn finish_delivery(&self, d: &DueDelivery, status: DeliveryStatus, stories: &[i64], reason: Option<&str>) -> Result<bool>;
     /// Gives up on a delivery Discord rejects for good (a 400: the message itself is wrong),
     /// with the reason; its channel stays active.
     pub async fn fail_delivery(&self, d: &DueDelivery, reason: &str) -> Result<()>;

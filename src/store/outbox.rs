@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::FromRow;
 
+use crate::domain::DeliveryKind;
 use crate::render::Message;
 
 /// How far back a new issue may have been published and still be posted: catch-up after
@@ -42,7 +43,7 @@ pub struct DueDelivery {
     pub subscription_id: Option<i64>,
     pub channel_id: i64,
     pub issue_id: i64,
-    pub kind: String,
+    pub kind: DeliveryKind,
     pub keywords: Option<String>,
     pub attempts: i64,
     /// 403/404 answers in a row.

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
+use briefbot::domain::DeliveryStatus;
 use briefbot::store::Recorded;
 
 use crate::support::{FakeSite, TestDb, fixture_path, real_fixture_path};
@@ -718,7 +719,7 @@ async fn migrate_from_sqlite_copies_everything_into_postgres() {
     let done = from.due_delivery(now, &[]).await.unwrap().unwrap();
     let stories = from.story_ids(done.issue_id).await.unwrap();
     assert!(
-        from.finish_delivery(&done, "sent", &stories, None)
+        from.finish_delivery(&done, DeliveryStatus::Sent, &stories, None)
             .await
             .unwrap()
     );

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use briefbot::deliver::{DeliverySettings, Step};
+use briefbot::domain::DeliveryStatus;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::app::{
@@ -407,7 +408,7 @@ async fn a_refusal_after_unsubscribe_leaves_the_delivery_cancelled() {
 
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("cancelled".to_owned(), 1)]
+        [(DeliveryStatus::Cancelled, 1)]
     );
     // Subscribed again, paused and resumed: nothing of the cancelled post is owed.
     w.subscribe(100).await;
@@ -603,7 +604,7 @@ async fn unsubscribing_during_a_split_post_stops_its_remaining_parts() {
     assert_eq!(discord.messages(100).len(), 1, "the rest never goes out");
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("cancelled".to_owned(), 1)]
+        [(DeliveryStatus::Cancelled, 1)]
     );
 }
 
@@ -629,7 +630,7 @@ async fn a_delivery_that_waited_past_the_catch_up_window_is_not_posted() {
     assert!(discord.messages(100).is_empty());
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("skipped".to_owned(), 1)]
+        [(DeliveryStatus::Skipped, 1)]
     );
 }
 
@@ -731,7 +732,7 @@ async fn unsubscribing_one_of_two_overlapping_subscriptions_keeps_the_post_the_o
     assert_eq!(discord.messages(100).len(), 1);
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("cancelled".to_owned(), 1), ("sent".to_owned(), 1)]
+        [(DeliveryStatus::Cancelled, 1), (DeliveryStatus::Sent, 1)]
     );
 }
 
@@ -800,7 +801,10 @@ async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_o
         .await
         .unwrap();
     let paused = store.delivery_counts().await.unwrap();
-    assert_eq!(paused, [("failed".to_owned(), 1), ("sent".to_owned(), 1)]);
+    assert_eq!(
+        paused,
+        [(DeliveryStatus::Failed, 1), (DeliveryStatus::Sent, 1)]
+    );
     let failed = store.due_delivery(now, &[]).await.unwrap();
     assert!(failed.is_none(), "a failed delivery is not due");
     assert!(
@@ -829,7 +833,7 @@ async fn a_channel_resumed_a_day_after_its_pause_gets_the_issue_that_paused_it_o
     assert_eq!(titles, ["\\[테스트\\] 이슈 1"]);
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("sent".to_owned(), 2)]
+        [(DeliveryStatus::Sent, 2)]
     );
     // Still kept past the catch-up window by nothing: a month on, it goes like the others.
     let pruned = store.prune(now + chrono::Duration::days(31)).await.unwrap();
@@ -942,7 +946,7 @@ async fn posts_owed_to_a_removed_channel_are_cancelled() {
     assert_eq!(discord.messages(200).len(), 1);
     assert_eq!(
         store.delivery_counts().await.unwrap(),
-        [("cancelled".to_owned(), 2), ("sent".to_owned(), 1)]
+        [(DeliveryStatus::Cancelled, 2), (DeliveryStatus::Sent, 1)]
     );
 }
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use briefbot::domain::DeliveryStatus;
 use briefbot::store::outbox::ALL_SOURCES;
 use serde_json::{Value, json};
 
@@ -68,9 +69,11 @@ async fn delivered(db: &TestDb, count: i64, secs: u64) {
     let store = db.store().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        let counts: HashMap<String, i64> =
+        let counts: HashMap<DeliveryStatus, i64> =
             store.delivery_counts().await.unwrap().into_iter().collect();
-        if counts.get("sent").copied().unwrap_or(0) >= count && !counts.contains_key("pending") {
+        if counts.get(&DeliveryStatus::Sent).copied().unwrap_or(0) >= count
+            && !counts.contains_key(&DeliveryStatus::Pending)
+        {
             store.close().await;
             return;
         }
@@ -441,7 +444,10 @@ async fn a_former_lease_holder_writes_nothing_and_its_claims_end_with_its_lease(
     // The old holder wakes up: none of its writes lands.
     assert!(lost(old.record_attempt(claimed.id, 0, now).await));
     assert!(lost(old.record_part_sent(claimed.id, 0, 42).await));
-    assert!(lost(old.finish_delivery(&claimed, "sent", &[], None).await));
+    assert!(lost(
+        old.finish_delivery(&claimed, DeliveryStatus::Sent, &[], None)
+            .await
+    ));
     assert!(lost(
         old.retry_delivery(
             claimed.id,

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::config::DatabaseUrl;
 use crate::dedup;
-use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 

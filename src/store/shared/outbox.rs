@@ -278,7 +278,7 @@ impl Backend {
         .await?)
     }
 
-    pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>> {
+    pub async fn delivery_counts(&self) -> Result<Vec<(DeliveryStatus, i64)>> {
         Ok(sqlx::query_as(
             "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
         )
@@ -506,7 +506,7 @@ impl Backend {
     pub async fn finish_delivery(
         &self,
         d: &DueDelivery,
-        status: &str,
+        status: DeliveryStatus,
         stories: &[i64],
         reason: Option<&str>,
         fence: Option<i64>,

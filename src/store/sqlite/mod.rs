@@ -26,7 +26,7 @@ use super::{
     StoredIssue, StoryNote, now,
 };
 use crate::dedup;
-use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 
