@@ -379,11 +379,11 @@ impl Deliverer {
         };
         let source_name = self
             .source_names
-            .get(&issue.source_id)
+            .get(issue.source_id.as_str())
             .map_or(issue.source_id.as_str(), String::as_str);
         let view = IssueView {
             title: &issue.title,
-            url: &issue.url,
+            url: issue.url.as_str(),
             source_name,
             published_at: issue.published_at,
             lead: &issue.lead,
@@ -561,14 +561,7 @@ pub const MAX_STORE_FAILURES: i64 = 5;
 /// or written as it is), not to the database as a whole (down, slow, the lease lost), which
 /// every delivery would meet alike.
 fn of_this_delivery(e: &StoreError) -> bool {
-    match e {
-        StoreError::Corrupt(_) | StoreError::Invariant(_) => true,
-        StoreError::Sql(sqlx::Error::Database(db)) => {
-            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
-        }
-        StoreError::Sql(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
-        _ => false,
-    }
+    matches!(e, StoreError::Corrupt(_) | StoreError::Invariant(_))
 }
 
 /// What `last_error` says of a delivery not posted because its issue is too old by then.
