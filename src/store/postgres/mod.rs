@@ -18,6 +18,10 @@ use crate::config::DatabaseUrl;
 
 mod search;
 // The SQL both backends share, compiled for this one (see `super::contract`).
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once for each backend, on purpose: see store::contract"
+)]
 #[path = "../shared/mod.rs"]
 mod shared;
 pub(super) mod testing;
