@@ -111,8 +111,8 @@ pub fn same_story_text(brief: &Brief, same: &SameStory) -> String {
 /// `latest --json`: stored issues, with their source.
 pub fn stored_json(issue: &StoredIssue) -> String {
     to_line(&IssueJson {
-        source: Some(&issue.source_id),
-        url: &issue.url,
+        source: Some(issue.source_id.as_str()),
+        url: issue.url.as_str(),
         title: &issue.title,
         published_at: rfc3339(issue.published_at),
         lead: &issue.lead,

@@ -334,11 +334,11 @@ fn issues_answer(bot: &Bot, text: String, issues: &[StoredIssue]) -> Answer {
         let name = bot
             .sources
             .iter()
-            .find(|s| s.id.as_str() == issue.source_id)
+            .find(|s| s.id == issue.source_id)
             .map_or(issue.source_id.as_str(), |s| s.name.as_str());
         let view = IssueView {
             title: &issue.title,
-            url: &issue.url,
+            url: issue.url.as_str(),
             source_name: name,
             published_at: issue.published_at,
             lead: &issue.lead,

@@ -21,9 +21,9 @@ pub(super) async fn latest(args: LatestArgs) -> anyhow::Result<ExitCode> {
         } else {
             output::issue_text(
                 &i.title,
-                &i.url,
+                i.url.as_str(),
                 i.published_at,
-                Some(&i.source_id),
+                Some(i.source_id.as_str()),
                 None,
                 &i.lead,
                 &i.briefs,

@@ -63,11 +63,11 @@ impl Deliverer {
         };
         let source_name = self
             .source_names
-            .get(&issue.source_id)
+            .get(issue.source_id.as_str())
             .map_or(issue.source_id.as_str(), String::as_str);
         let view = IssueView {
             title: &issue.title,
-            url: &issue.url,
+            url: issue.url.as_str(),
             source_name,
             published_at: issue.published_at,
             lead: &issue.lead,

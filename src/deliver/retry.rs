@@ -119,12 +119,6 @@ pub const MAX_STORE_FAILURES: i64 = 5;
 /// or written as it is), not to the database as a whole (down, slow, the lease lost), which
 /// every delivery would meet alike.
 pub(super) fn of_this_delivery(e: &StoreError) -> bool {
-    match e {
-        StoreError::Corrupt(_) | StoreError::Invariant(_) => true,
-        StoreError::Sql(sqlx::Error::Database(db)) => {
-            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
-        }
-        StoreError::Sql(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
-        _ => false,
-    }
+    // The store sorts its errors: an unreadable value or a constraint clash is `Corrupt`.
+    matches!(e, StoreError::Corrupt(_) | StoreError::Invariant(_))
 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 
+use super::contract::BackendContract;
 use super::{Backend, Result, Store, StoreError, postgres, sqlite};
 
 /// How a column is read from SQLite and written to PostgreSQL.
@@ -195,7 +196,7 @@ impl Store {
     pub async fn copy_from(&self, from: &Store) -> Result<Copied> {
         let (Backend::Sqlite(source), Backend::Postgres(target)) = (&from.backend, &self.backend)
         else {
-            return Err(StoreError::Copy(
+            return Err(StoreError::Other(
                 "briefbot migrate --from copies a SQLite database (sqlite://…) into PostgreSQL (DATABASE_URL=postgres://…)".into(),
             ));
         };
@@ -227,7 +228,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
         }
     }
     if !occupied.is_empty() {
-        return Err(StoreError::Copy(format!(
+        return Err(StoreError::Other(format!(
             "the PostgreSQL database already holds rows in {}: copy into an empty database",
             occupied.join(", ")
         )));
@@ -250,7 +251,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
             let mut row_values = Vec::with_capacity(columns.len());
             for (i, (name, col)) in columns.iter().enumerate() {
                 let unreadable = |e: sqlx::Error| {
-                    StoreError::Corrupt(format!("{table}.{name} of a SQLite row: {e}"))
+                    StoreError::unreadable(format!("{table}.{name} of a SQLite row: {e}"))
                 };
                 row_values.push(match col {
                     Int => Value::Int(Some(row.try_get(i).map_err(unreadable)?)),

@@ -3,8 +3,10 @@
 //! what is new: unique keys and `ON CONFLICT DO NOTHING`, with every write of one issue in one
 //! transaction. The dedup policy (fingerprints, what counts as the same issue or story) is
 //! computed once in Rust (`crate::dedup`) and only looked up and written here; the queries both
-//! backends share are written once (`shared/`), each backend adds what only it can say (its
-//! migrations, transactions, search and array parameters).
+//! backends share are written once (`shared/`) and compiled for each backend, which adds what
+//! only it can say (its migrations, transactions, lease, search and array parameters) as the
+//! contract the shared SQL is written against (`contract`). Errors come out as the kinds callers
+//! branch on ([`StoreError`]), with nothing of the driver in them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,52 +19,23 @@ use crate::config::DatabaseUrl;
 use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
+use contract::{BackendContract, SearchContract};
 pub use copy::Copied;
+pub use error::StoreError;
 use outbox::{
     DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen, Pruned, Subscribed, Subscription,
 };
 use search::{Page, Session};
 
+mod contract;
 mod copy;
+mod error;
 pub mod outbox;
 mod postgres;
 pub mod search;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot open the database {url}: {source}")]
-    Open { url: String, source: sqlx::Error },
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
-    /// A stored value the code cannot read back (a frozen delivery part, say).
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
-    /// A database that was to be read does not exist.
-    #[error("there is no database at {0}")]
-    Missing(String),
-    /// `briefbot migrate --from` cannot copy: why.
-    #[error("{0}")]
-    Copy(String),
-    /// Another process runs on this SQLite file (SPEC §7: one process per file): the whole line
-    /// to show.
-    #[error("{0}")]
-    InUse(String),
-    /// The lock file of a SQLite database cannot be used.
-    #[error("{0}")]
-    Lock(String),
-    /// This process no longer holds the scheduler lease: another took it (this one hung, or lost
-    /// the database for longer than the lease), so none of its work may be written any more.
-    #[error("this process no longer holds the scheduler lease; its work is not written")]
-    LeaseLost,
-    /// Something the store's own rules say cannot happen did: a bug, reported as one.
-    #[error("store invariant broken: {0}")]
-    Invariant(&'static str),
-}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -96,6 +69,17 @@ enum Backend {
     Postgres(postgres::Backend),
 }
 
+/// `$body` with `$b` bound to whichever backend `$backend` holds: the same text compiled for
+/// each, as the shared SQL is.
+macro_rules! each {
+    ($backend:expr, $b:ident => $body:expr) => {
+        match $backend {
+            Backend::Sqlite($b) => $body,
+            Backend::Postgres($b) => $body,
+        }
+    };
+}
+
 /// The page an issue came from, kept to re-parse it later.
 #[derive(Debug, Clone)]
 pub struct SourcePage<'a> {
@@ -121,8 +105,8 @@ pub enum Recorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredIssue {
     pub id: i64,
-    pub source_id: String,
-    pub url: String,
+    pub source_id: SourceId,
+    pub url: CanonicalUrl,
     pub title: String,
     pub published_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
@@ -214,7 +198,9 @@ impl Store {
         if let DatabaseUrl::Sqlite(s) = url
             && !sqlite::Backend::exists(s)?
         {
-            return Err(StoreError::Missing(url.to_string()));
+            return Err(StoreError::Unavailable(format!(
+                "there is no database at {url}"
+            )));
         }
         Self::open(url).await
     }
@@ -249,10 +235,7 @@ impl Store {
 
     /// Closes every connection; later calls fail (as when the database stops answering).
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(b) => b.close().await,
-            Backend::Postgres(b) => b.close().await,
-        }
+        each!(&self.backend, b => b.close().await)
     }
 
     /// Briefs and issues (their title and lead) matching every word of `query`, most relevant
@@ -304,10 +287,7 @@ impl Store {
     /// Takes the lease for `ttl` if no other process holds it (or its holder let it expire).
     pub async fn try_lease(&self, ttl: StdDuration) -> Result<Option<Lease>> {
         let asked = Instant::now();
-        let taken = match &self.backend {
-            Backend::Sqlite(b) => Some(b.take_lease().await?),
-            Backend::Postgres(b) => b.try_lease(ttl).await?,
-        };
+        let taken = each!(&self.backend, b => b.try_lease(ttl).await?);
         Ok(taken.map(|generation| {
             self.set_fence(Fence {
                 generation: Some(generation),
@@ -370,12 +350,9 @@ impl Lease {
         let left = fence
             .valid_until
             .map_or(StdDuration::ZERO, |t| t.saturating_duration_since(asked));
-        let renewed = match &self.store.backend {
-            Backend::Sqlite(_) => Ok(Ok(true)),
-            Backend::Postgres(b) => {
-                tokio::time::timeout(left, b.renew_lease(self.generation, self.ttl)).await
-            }
-        };
+        let renewed = each!(&self.store.backend, b => {
+            tokio::time::timeout(left, b.renew_lease(self.generation, self.ttl)).await
+        });
         if matches!(renewed, Ok(Ok(true))) {
             self.store.set_fence(Fence {
                 generation: Some(self.generation),
@@ -401,9 +378,9 @@ impl Lease {
     /// takes over at once.
     pub async fn release(self) {
         self.lost();
-        if let Backend::Postgres(b) = &self.store.backend {
+        each!(&self.store.backend, b => {
             let _ = tokio::time::timeout(self.ttl, b.release_lease(self.generation)).await;
-        }
+        });
     }
 }
 
@@ -413,24 +390,19 @@ impl Store {
     /// can take them at once. Nothing to do on SQLite. (The next lease holder also ignores
     /// them: claims end with the lease.)
     pub async fn release_claims(&self) -> Result<u64> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(0),
-            Backend::Postgres(b) => b.release_claims().await,
-        }
+        each!(&self.backend, b => b.release_claims().await)
     }
 }
 
-/// Each method of the store, passed to the backend that holds the data.
+/// Each method of the store, passed to the backend that holds the data: its own (the contract's)
+/// or the shared SQL compiled for it.
 macro_rules! delegate {
     ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
         impl Store {
             $(
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    match &self.backend {
-                        Backend::Sqlite(b) => b.$name($($arg),*).await,
-                        Backend::Postgres(b) => b.$name($($arg),*).await,
-                    }
+                    each!(&self.backend, b => b.$name($($arg),*).await)
                 }
             )*
         }
@@ -562,10 +534,7 @@ macro_rules! delegate_fenced {
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     let fence = self.fence();
-                    match &self.backend {
-                        Backend::Sqlite(b) => b.$name($($arg,)* fence).await,
-                        Backend::Postgres(b) => b.$name($($arg,)* fence).await,
-                    }
+                    each!(&self.backend, b => b.$name($($arg,)* fence).await)
                 }
             )*
         }

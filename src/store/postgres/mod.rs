@@ -4,43 +4,31 @@
 //! `BEGIN IMMEDIATE` serializes them within one: the same rules, proven on both. Search is a
 //! `tsvector` of the same terms with a GIN index.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
+use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
-use sqlx::postgres::{PgPoolOptions, PgRow as DbRow};
-use sqlx::{
-    AssertSqlSafe, FromRow, PgConnection as Conn, PgPool as Pool, Postgres as Db, Transaction,
-};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool as Pool, Postgres, Transaction};
 
-use super::outbox::{
-    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
-    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
-    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
-};
-use super::search::Session;
-use super::{
-    MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
-    StoredIssue, StoryNote, now,
-};
+use super::contract::{BackendContract, SearchContract};
+use super::outbox::DueDelivery;
+use super::{Result, StoreError};
 use crate::config::DatabaseUrl;
-use crate::dedup;
-use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
-use crate::render::Message;
-use crate::scrape::fetch::Validators;
 
 mod search;
+// The SQL both backends share, compiled for this one (see `super::contract`).
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once for each backend, on purpose: see store::contract"
+)]
+#[path = "../shared/mod.rs"]
+mod shared;
 #[cfg(feature = "testing")]
 pub(super) mod testing;
 
 /// The advisory lock every writing transaction holds ("briefbot" in ASCII).
 const WRITE_LOCK: i64 = 0x6272_6965_6662_6f74;
-
-/// The lease row of a fencing token, read inside a write transaction (`begin_fenced`) under a
-/// share lock: a taking of the lease (an update of the row) waits for the transaction, and a
-/// taking committed first leaves no row with the old generation to find.
-const FENCE_CHECK: &str =
-    "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1 FOR SHARE";
 
 /// How long one statement may run on a pooled connection: no database call of the lease
 /// holder's work hangs much past the lease (30 s by default). Migrations run on a connection of
@@ -63,40 +51,15 @@ pub struct Backend {
     me: i64,
     /// The connection that holds this process's presence lock for as long as it lives: a claim
     /// is void once its process's presence lock is gone (it died, or lost the database).
-    _presence: std::sync::Arc<sqlx::PgConnection>,
-}
-
-/// A transaction holding the database's write lock until it ends (commit, rollback, or its
-/// connection dropped by a dead process): two writers that both read before writing (two
-/// subscribes, a repost limit checked and then used) are serialized across every process.
-async fn begin_write(pool: &Pool) -> Result<Transaction<'static, Db>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(WRITE_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
-
-/// Lifts the pooled connections' bounds for the rest of a transaction that is long by nature
-/// and runs once, on open (the stories of every brief told apart again: the briefs are read,
-/// then compared in the process while the transaction waits).
-async fn unbounded(tx: &mut Transaction<'static, Db>) -> Result<()> {
-    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("SET LOCAL statement_timeout = 0")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    _presence: std::sync::Arc<PgConnection>,
 }
 
 /// A connection of its own, outside the pool, for a session lock that must live exactly as long
 /// as this process (or its lease). The server probes it (TCP keepalives every few seconds), so
 /// the lock is freed soon also when the process's machine vanishes without closing it.
-async fn dedicated(pool: &Pool) -> Result<sqlx::PgConnection> {
+async fn dedicated(pool: &Pool) -> Result<PgConnection> {
     let options = (*pool.connect_options()).clone();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+    let mut conn = <PgConnection as sqlx::Connection>::connect_with(&options).await?;
     sqlx::query(
         "SELECT set_config('tcp_keepalives_idle', '10', false),
                 set_config('tcp_keepalives_interval', '5', false),
@@ -112,11 +75,8 @@ impl Backend {
     /// sqlx's migrator takes an advisory lock).
     pub async fn open(url: &str) -> Result<Self> {
         let shown = DatabaseUrl::Postgres(url.to_owned()).to_string();
-        let options = sqlx::postgres::PgConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Open {
-                url: shown.clone(),
-                source,
-            })?
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::cannot_open(&shown, e))?
             // Every statement planned for its own parameters: a generic plan cached while a
             // table was small (a seq scan of the near-duplicate bands, measured 60-90 ms at
             // 137,000 rows instead of 0.2 ms) or blind to a search word's frequency would stay
@@ -127,15 +87,13 @@ impl Backend {
             .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
         // Migrations (a search index rewritten at a million briefs takes minutes) on a
         // connection of their own, without the pool's bounds.
-        let mut migrating = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+        let mut migrating = <PgConnection as sqlx::Connection>::connect_with(&options)
             .await
-            .map_err(|source| StoreError::Open {
-                url: shown.clone(),
-                source,
-            })?;
+            .map_err(|e| StoreError::cannot_open(&shown, e))?;
         sqlx::migrate!("migrations/postgres")
             .run(&mut migrating)
-            .await?;
+            .await
+            .map_err(StoreError::migration)?;
         let _ = sqlx::Connection::close(migrating).await;
         // Every pooled connection bounded (issue 19): a statement, or a transaction left idle,
         // ends on the server after its timeout, and the server probes the connection
@@ -161,7 +119,7 @@ impl Backend {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open { url: shown, source })?;
+            .map_err(|e| StoreError::cannot_open(&shown, e))?;
         let mut presence = dedicated(&pool).await?;
         let me: i64 = sqlx::query_scalar("SELECT pg_backend_pid()::bigint")
             .fetch_one(&mut presence)
@@ -189,37 +147,55 @@ impl Backend {
     /// Whether the database has briefbot's tables (connecting, but writing nothing).
     pub async fn exists(url: &str) -> Result<bool> {
         let shown = DatabaseUrl::Postgres(url.to_owned()).to_string();
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        let mut conn = <PgConnection as sqlx::Connection>::connect(url)
             .await
-            .map_err(|source| StoreError::Open { url: shown, source })?;
+            .map_err(|e| StoreError::cannot_open(&shown, e))?;
         let exists = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
             .fetch_one(&mut conn)
             .await?;
         sqlx::Connection::close(conn).await?;
         Ok(exists)
     }
+}
 
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
+impl BackendContract for Backend {
+    type Db = Postgres;
 
-    pub(in crate::store) fn pool(&self) -> &Pool {
+    // Under a share lock: a taking of the lease (an update of the row) waits for the
+    // transaction, and a taking committed first leaves no row with the old generation to find.
+    const FENCE_CHECK: &'static str =
+        "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1 FOR SHARE";
+
+    fn pool(&self) -> &Pool {
         &self.pool
     }
 
-    pub async fn release_claims(&self) -> Result<u64> {
-        Ok(sqlx::query(
-            "UPDATE deliveries SET claimed_by = NULL WHERE claimed_by = $1 AND status = 'pending'",
-        )
-        .bind(self.me)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+    // The write lock is held until the transaction ends (commit, rollback, or its connection
+    // dropped by a dead process): two subscribes, a repost limit checked and then used, are
+    // serialized across every process.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
-    /// Takes the scheduler lease for `ttl` if it has expired (by the database's clock): the
-    /// next generation, or `None` while another process holds it.
-    pub async fn try_lease(&self, ttl: std::time::Duration) -> Result<Option<i64>> {
+    // The stories of every brief told apart again: the briefs are read, then compared in the
+    // process while the transaction waits.
+    async fn unbounded(tx: &mut Transaction<'static, Postgres>) -> Result<()> {
+        sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    // By the database's clock: the processes' clocks need not agree.
+    async fn try_lease(&self, ttl: StdDuration) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
             "UPDATE scheduler_lease
              SET holder = $1, generation = generation + 1,
@@ -233,9 +209,7 @@ impl Backend {
         .await?)
     }
 
-    /// Renews the lease of `generation` for another `ttl`; `false` when it expired or another
-    /// process took it.
-    pub async fn renew_lease(&self, generation: i64, ttl: std::time::Duration) -> Result<bool> {
+    async fn renew_lease(&self, generation: i64, ttl: StdDuration) -> Result<bool> {
         Ok(sqlx::query(
             "UPDATE scheduler_lease SET expires_at = clock_timestamp() + make_interval(secs => $2)
              WHERE id = 1 AND generation = $1 AND expires_at > clock_timestamp()",
@@ -248,8 +222,7 @@ impl Backend {
             == 1)
     }
 
-    /// Lets the lease of `generation` expire now, so a standby takes it at once.
-    pub async fn release_lease(&self, generation: i64) -> Result<()> {
+    async fn release_lease(&self, generation: i64) -> Result<()> {
         sqlx::query(
             "UPDATE scheduler_lease SET expires_at = '1970-01-01T00:00:00Z'
              WHERE id = 1 AND generation = $1",
@@ -268,14 +241,14 @@ impl Backend {
     // transaction that checks its lease first, and ignores every other claim: only the holder
     // posts, so a claim ends with its holder's lease (issue 19: a former holder that could not
     // release its claims used to keep them from the new one while it lived).
-    pub async fn due_delivery(
+    async fn due_delivery(
         &self,
         at: DateTime<Utc>,
         busy: &[i64],
         fence: Option<i64>,
     ) -> Result<Option<DueDelivery>> {
         let mut tx = self.pool.begin().await?;
-        check_fence(&mut tx, fence).await?;
+        shared::outbox::check_fence(&mut tx, fence).await?;
         let due = sqlx::query_as(
             "WITH next AS (
                  SELECT d.id FROM deliveries d
@@ -311,8 +284,14 @@ impl Backend {
         tx.commit().await?;
         Ok(due)
     }
-}
 
-include!("../shared/issues.rs");
-include!("../shared/outbox.rs");
-include!("../shared/sessions.rs");
+    async fn release_claims(&self) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE deliveries SET claimed_by = NULL WHERE claimed_by = $1 AND status = 'pending'",
+        )
+        .bind(self.me)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}

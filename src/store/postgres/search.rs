@@ -33,34 +33,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Backend, Conn, begin_write};
+use sqlx::PgConnection as Conn;
+
+use super::Backend;
 use crate::domain::Brief;
 use crate::store::Result;
+use crate::store::contract::{BackendContract, SearchContract};
 use crate::store::search::{MAX_RESULTS, Page, PageRow, RANKED};
-
-pub(super) async fn index_brief(
-    conn: &mut Conn,
-    source: &str,
-    brief_id: i64,
-    at: DateTime<Utc>,
-    brief: &Brief,
-) -> Result<()> {
-    let text = format!("{} {}", brief.headline, brief.summary);
-    index(conn, source, brief_id, at, &text).await
-}
-
-/// Indexes an issue's title and lead story as one document (so an issue whose title and lead
-/// both match is one result), beside its items.
-pub(super) async fn index_issue(
-    conn: &mut Conn,
-    source: &str,
-    issue_id: i64,
-    at: DateTime<Utc>,
-    title: &str,
-    lead: &str,
-) -> Result<()> {
-    index(conn, source, -issue_id, at, &format!("{title} {lead}")).await
-}
 
 async fn index(
     conn: &mut Conn,
@@ -83,23 +62,6 @@ async fn index(
     .bind(at)
     .bind(count)
     .bind(terms)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// After an issue's documents are indexed: measures again the windows the index has outgrown by
-/// an eighth of their size since they were last measured (every 512 documents for the smallest,
-/// an index-only scan of its 4,096 newest entries).
-pub(super) async fn issue_indexed(conn: &mut Conn) -> Result<()> {
-    sqlx::query(
-        "UPDATE search_windows w
-         SET since = (SELECT at FROM search_index ORDER BY at DESC, seq DESC
-                      OFFSET w.size - 1 LIMIT 1),
-             measured = s.documents
-         FROM search_stats s
-         WHERE s.documents >= w.measured + w.size / 8",
-    )
     .execute(conn)
     .await?;
     Ok(())
@@ -137,8 +99,47 @@ struct WindowRow {
     row: PageRow,
 }
 
-impl Backend {
-    pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
+impl SearchContract for Backend {
+    async fn index_brief(
+        conn: &mut Conn,
+        source: &str,
+        brief_id: i64,
+        at: DateTime<Utc>,
+        brief: &Brief,
+    ) -> Result<()> {
+        let text = format!("{} {}", brief.headline, brief.summary);
+        index(conn, source, brief_id, at, &text).await
+    }
+
+    async fn index_issue(
+        conn: &mut Conn,
+        source: &str,
+        issue_id: i64,
+        at: DateTime<Utc>,
+        title: &str,
+        lead: &str,
+    ) -> Result<()> {
+        index(conn, source, -issue_id, at, &format!("{title} {lead}")).await
+    }
+
+    /// After an issue's documents are indexed: measures again the windows the index has outgrown by
+    /// an eighth of their size since they were last measured (every 512 documents for the smallest,
+    /// an index-only scan of its 4,096 newest entries).
+    async fn issue_indexed(conn: &mut Conn) -> Result<()> {
+        sqlx::query(
+            "UPDATE search_windows w
+             SET since = (SELECT at FROM search_index ORDER BY at DESC, seq DESC
+                          OFFSET w.size - 1 LIMIT 1),
+                 measured = s.documents
+             FROM search_stats s
+             WHERE s.documents >= w.measured + w.size / 8",
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
         let Some(tsquery) = crate::search::tsquery(query) else {
             return Ok(0);
         };
@@ -155,23 +156,14 @@ impl Backend {
         .await?)
     }
 
-    /// Indexes every brief and issue not yet indexed (after `briefbot migrate --from` copied
-    /// them), then has the server gather its statistics of every table, as it should after a
-    /// bulk load: without them the planner guesses a common word rare and reads every match.
-    pub(in crate::store) async fn index_all(&self) -> Result<()> {
-        self.index_unindexed().await?;
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Indexes the briefs and issues that have no document (copied by `briefbot migrate`, or a
     /// lost index), in chunks.
-    pub(super) async fn index_unindexed(&self) -> Result<()> {
+    async fn index_unindexed(&self) -> Result<()> {
         // Windows that were never measured (a database of the version before them) or not since
         // the index grew are measured before the first search; otherwise a search would read
         // the whole index until the next issue is stored.
-        let mut tx = begin_write(&self.pool).await?;
-        issue_indexed(&mut tx).await?;
+        let mut tx = self.begin_write().await?;
+        Self::issue_indexed(&mut tx).await?;
         tx.commit().await?;
         let missing: bool = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM search_index)
@@ -201,18 +193,18 @@ impl Backend {
             return Ok(());
         }
         for chunk in docs.chunks(2_000) {
-            let mut tx = begin_write(&self.pool).await?;
+            let mut tx = self.begin_write().await?;
             for (doc, source, at, a, b) in chunk {
                 index(&mut tx, source, *doc, *at, &format!("{a} {b}")).await?;
             }
-            issue_indexed(&mut tx).await?;
+            Self::issue_indexed(&mut tx).await?;
             tx.commit().await?;
         }
         tracing::info!(documents = docs.len(), "search index brought up to date");
         Ok(())
     }
 
-    pub async fn search_page(
+    async fn search_page(
         &self,
         query: &str,
         source: Option<&str>,
@@ -263,6 +255,17 @@ impl Backend {
                 }
             }
         }
+    }
+}
+
+impl Backend {
+    /// Indexes every brief and issue not yet indexed (after `briefbot migrate --from` copied
+    /// them), then has the server gather its statistics of every table, as it should after a
+    /// bulk load: without them the planner guesses a common word rare and reads every match.
+    pub(in crate::store) async fn index_all(&self) -> Result<()> {
+        self.index_unindexed().await?;
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// A search page over the documents at or after `since` (all of them if `None`). A window

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::Result;
-
 use super::Backend;
+use crate::store::Result;
+use crate::store::contract::{BackendContract, SearchContract};
 
 pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
     sqlx::query(
@@ -12,7 +12,7 @@ pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
              SELECT seq FROM search_index ORDER BY seq LIMIT $1)",
     )
     .bind(keep)
-    .execute(&b.pool)
+    .execute(b.pool())
     .await?;
     Ok(())
 }
@@ -24,7 +24,7 @@ pub async fn index_order(b: &Backend) -> Result<Vec<(Option<DateTime<Utc>>, bool
          JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
          ORDER BY s.at, i.id, COALESCE(b.position, -1)",
     )
-    .fetch_all(&b.pool)
+    .fetch_all(b.pool())
     .await?)
 }
 
@@ -33,21 +33,21 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
         "DELETE FROM search_index WHERE doc < 0
            AND EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = -search_index.doc)",
     )
-    .execute(&b.pool)
+    .execute(b.pool())
     .await?;
     Ok(())
 }
 
 pub async fn set_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
     as_before_search_windows(b, sizes).await?;
-    let mut tx = super::begin_write(&b.pool).await?;
-    super::search::issue_indexed(&mut tx).await?;
+    let mut tx = b.begin_write().await?;
+    Backend::issue_indexed(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn as_before_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> {
-    let mut tx = super::begin_write(&b.pool).await?;
+    let mut tx = b.begin_write().await?;
     sqlx::query("DELETE FROM search_windows")
         .execute(&mut *tx)
         .await?;
@@ -62,13 +62,13 @@ pub async fn as_before_search_windows(b: &Backend, sizes: &[i64]) -> Result<()> 
 pub async fn search_windows(b: &Backend) -> Result<Vec<(i64, Option<DateTime<Utc>>)>> {
     Ok(
         sqlx::query_as("SELECT size, since FROM search_windows ORDER BY size")
-            .fetch_all(&b.pool)
+            .fetch_all(b.pool())
             .await?,
     )
 }
 
 pub async fn as_before_search_period(b: &Backend) -> Result<()> {
-    let mut tx = super::begin_write(&b.pool).await?;
+    let mut tx = b.begin_write().await?;
     for statement in [
         "DELETE FROM _sqlx_migrations WHERE description = 'search period'",
         "DROP INDEX search_index_terms_period",
@@ -102,16 +102,16 @@ pub async fn in_window_period(
         )
         .bind(times)
         .bind(cover)
-        .fetch_all(&b.pool)
+        .fetch_all(b.pool())
         .await?,
     ))
 }
 
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-        .fetch_one(&b.pool)
+        .fetch_one(b.pool())
         .await?;
     Ok(bytes as u64)
 }
 
-include!("../shared/testing.rs");
+pub use super::shared::testing::*;

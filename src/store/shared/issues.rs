@@ -1,9 +1,21 @@
-// Compiled once for each backend: `include!`d by `store/sqlite/mod.rs` and
-// `store/postgres/mod.rs`, which provide what it names (`Backend`, `Db`, `Pool`, `Conn`, `DbRow`,
-// `begin_write`, `unbounded`, the imports and the backend's `search` module). The SQL here is
-// what SQLite and PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*)
-// FILTER`. What differs between them lives in each backend's own module. Not formatted by `cargo
-// fmt` (which does not follow `include!`): `.ci/run` checks it with rustfmt directly.
+//! Sources, issues and briefs: what is stored, what repeats what, and which stories brief items
+//! tell.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::outbox::{begin_fenced, enqueue_new, first_seen_at, remember_story};
+use super::{Backend, Conn, DbRow, Pool};
+use crate::dedup;
+use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
+use crate::scrape::fetch::Validators;
+use crate::store::contract::{BackendContract, SearchContract};
+use crate::store::{
+    MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
+    StoredIssue, StoryNote, now,
+};
 
 #[derive(FromRow)]
 struct IssueRow {
@@ -25,7 +37,7 @@ impl Backend {
         )
         .bind(id.as_str())
         .bind(name)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -37,7 +49,7 @@ impl Backend {
         )
         .bind(id.as_str())
         .bind(at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -56,7 +68,7 @@ impl Backend {
         .bind(id.as_str())
         .bind(at)
         .bind(error)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .unwrap_or(1);
         Ok(failures)
@@ -69,7 +81,7 @@ impl Backend {
                     (SELECT COUNT(*) FROM issues i WHERE i.source_id = s.id) AS issues
              FROM sources s ORDER BY s.id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -77,7 +89,7 @@ impl Backend {
         let row: Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT etag, last_modified FROM http_validators WHERE url = $1")
                 .bind(url)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
         Ok(row.map(|(etag, last_modified)| Validators {
             etag,
@@ -89,7 +101,7 @@ impl Backend {
         if v.is_empty() {
             sqlx::query("DELETE FROM http_validators WHERE url = $1")
                 .bind(url)
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?;
             return Ok(());
         }
@@ -102,13 +114,13 @@ impl Backend {
         .bind(&v.etag)
         .bind(&v.last_modified)
         .bind(now())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
 
     pub async fn issue_for_url(&self, url: &CanonicalUrl) -> Result<Option<i64>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         issue_for_url(&mut conn, url.as_str()).await
     }
 
@@ -118,7 +130,7 @@ impl Backend {
         seen_at: &[&CanonicalUrl],
     ) -> Result<Option<(i64, CanonicalUrl)>> {
         let prints = dedup::IssuePrints::of(issue);
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         find_duplicate(&mut conn, issue, &prints, seen_at).await
     }
 
@@ -135,7 +147,7 @@ impl Backend {
         // The write lock up front (IMMEDIATE on SQLite): two sources recording the same issue at
         // once are serialized, instead of both reading "not stored" and one failing on commit.
         // Fenced: a former lease holder stores nothing and owes no channel a post.
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         let inserted = match find_duplicate(&mut tx, issue, &prints, seen_at).await? {
             Some(dup) => Err(dup),
             None => match insert_issue(&mut tx, source, issue, &prints, page, at).await? {
@@ -169,7 +181,7 @@ impl Backend {
         insert_bands(&mut tx, "issue", id, &prints.bands).await?;
         // The issue's own document first, then its items: the order the refill uses too.
         let issue_at = issue.published_at.unwrap_or(at);
-        search::index_issue(
+        Backend::index_issue(
             &mut tx,
             source.as_str(),
             id,
@@ -181,9 +193,9 @@ impl Backend {
         for (position, (brief, brief_prints)) in issue.briefs.iter().zip(&prints.briefs).enumerate()
         {
             let brief_id = insert_brief(&mut tx, id, position as i64, brief, brief_prints).await?;
-            search::index_brief(&mut tx, source.as_str(), brief_id, issue_at, brief).await?;
+            Backend::index_brief(&mut tx, source.as_str(), brief_id, issue_at, brief).await?;
         }
-        search::issue_indexed(&mut tx).await?;
+        Backend::issue_indexed(&mut tx).await?;
         enqueue_new(&mut tx, id, source.as_str(), issue.published_at, at).await?;
         tx.commit().await?;
         Ok(Recorded::New { id })
@@ -197,7 +209,7 @@ impl Backend {
         )
         .bind(source)
         .bind(count)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -222,7 +234,7 @@ impl Backend {
         .bind(start)
         .bind(end)
         .bind(source)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -242,7 +254,7 @@ impl Backend {
         )
         .bind(at)
         .bind(source)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         let after: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT MIN(COALESCE(published_at, first_seen_at)) FROM issues
@@ -250,7 +262,7 @@ impl Backend {
         )
         .bind(at)
         .bind(source)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         Ok(match (before, after) {
             (Some(b), Some(a)) => Some(if at - b <= a - at { b } else { a }),
@@ -264,7 +276,7 @@ impl Backend {
              FROM issues WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         match row {
             Some(row) => Ok(Some(self.with_briefs(row).await?)),
@@ -273,11 +285,14 @@ impl Backend {
     }
 
     async fn with_briefs(&self, row: IssueRow) -> Result<StoredIssue> {
-        let briefs = briefs_of(&self.pool, row.id).await?;
+        let briefs = briefs_of(self.pool(), row.id).await?;
+        let unreadable = |what: &str, e: String| {
+            StoreError::unreadable(format!("issue {}'s {what}: {e}", row.id))
+        };
         Ok(StoredIssue {
             id: row.id,
-            source_id: row.source_id,
-            url: row.url,
+            source_id: SourceId::parse(&row.source_id).map_err(|e| unreadable("source id", e))?,
+            url: CanonicalUrl::parse(&row.url).map_err(|e| unreadable("URL", e))?,
             title: row.title,
             published_at: row.published_at,
             first_seen_at: row.first_seen_at,
@@ -293,7 +308,7 @@ impl Backend {
 
     pub async fn same_story_as(&self, brief: &Brief) -> Result<Option<SameStory>> {
         let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         let Some((brief_id, story_id, reason)) = story_of(&mut conn, &prints).await? else {
             return Ok(None);
         };
@@ -328,7 +343,7 @@ impl Backend {
         )
         .bind(story_id)
         .bind(channel_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(first.map(|(headline, summary, posted_at)| {
             let why =
@@ -350,7 +365,7 @@ impl Backend {
     /// deliveries' frozen stories are carried over the same way. One transaction: a crash
     /// leaves the old rule's stories, and the next open does it again.
     pub async fn restory(&self) -> Result<Option<Restoried>> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         // Taking the row's lock first: of several processes opening at once, one does the work
         // and the others find it done.
         sqlx::query("UPDATE dedup_rule SET version = version WHERE id = 1")
@@ -362,7 +377,7 @@ impl Backend {
         if version >= dedup::RULE_VERSION {
             return Ok(None);
         }
-        unbounded(&mut tx).await?;
+        Backend::unbounded(&mut tx).await?;
         let briefs: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
             "SELECT id, issue_id, headline, summary, story_id FROM briefs ORDER BY id",
         )
@@ -463,7 +478,7 @@ impl Backend {
         Ok(
             sqlx::query_scalar("SELECT story_id FROM briefs WHERE id = $1")
                 .bind(brief_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -473,7 +488,7 @@ impl Backend {
             "SELECT id, story_id, headline FROM briefs WHERE issue_id = $1 ORDER BY position",
         )
         .bind(issue_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 }
@@ -506,7 +521,7 @@ async fn issue_url(conn: &mut Conn, id: i64) -> Result<CanonicalUrl> {
         .fetch_one(&mut *conn)
         .await?;
     CanonicalUrl::parse(&url)
-        .map_err(|e| StoreError::Corrupt(format!("issue {id} has the URL {url:?}: {e}")))
+        .map_err(|e| StoreError::unreadable(format!("issue {id} has the URL {url:?}: {e}")))
 }
 
 async fn find_duplicate(

@@ -1,9 +1,21 @@
-// Compiled once for each backend: `include!`d by `store/sqlite/mod.rs` and
-// `store/postgres/mod.rs`, which provide what it names (`Backend`, `Db`, `Pool`, `Conn`, `DbRow`,
-// `begin_write`, the imports and the backend's `search` module). The SQL here is what SQLite and
-// PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*) FILTER`. What differs
-// between them lives in each backend's own module. Not formatted by `cargo fmt` (which does not
-// follow `include!`): `.ci/run` checks it with rustfmt directly.
+//! Subscriptions and the delivery outbox: who is owed which issue, each delivery's frozen
+//! messages and their attempts, and the lease holder's writes, fenced by its token.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{FromRow, Transaction};
+
+use super::{Backend, Conn, Db};
+use crate::domain::DeliveryStatus;
+use crate::render::Message;
+use crate::store::contract::BackendContract;
+use crate::store::outbox::{
+    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
+    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
+    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
+};
+use crate::store::{Result, StoreError, now};
 
 #[derive(FromRow)]
 struct PartRow {
@@ -15,20 +27,23 @@ struct PartRow {
 
 /// A write transaction of the lease holder's work: [`StoreError::LeaseLost`] unless `fence`
 /// (this process's lease generation) is still the lease's. The lease row is read in the
-/// transaction ([`FENCE_CHECK`]: under a share lock on PostgreSQL, so a taking of the lease
-/// waits for this transaction to end and one that came first is seen; SQLite's write lock
-/// serializes both), so no write of a former holder lands after another took over. `None`: a
-/// process that never took the lease (tests and tools), not fenced.
-async fn begin_fenced(pool: &Pool, fence: Option<i64>) -> Result<Transaction<'static, Db>> {
-    let mut tx = begin_write(pool).await?;
+/// transaction ([`BackendContract::FENCE_CHECK`]: under a share lock on PostgreSQL, so a taking
+/// of the lease waits for this transaction to end and one that came first is seen; SQLite's
+/// write lock serializes both), so no write of a former holder lands after another took over.
+/// `None`: a process that never took the lease (tests and tools), not fenced.
+pub(super) async fn begin_fenced(
+    b: &Backend,
+    fence: Option<i64>,
+) -> Result<Transaction<'static, Db>> {
+    let mut tx = b.begin_write().await?;
     check_fence(&mut tx, fence).await?;
     Ok(tx)
 }
 
 /// [`begin_fenced`]'s check, in a transaction of the caller's.
-async fn check_fence(conn: &mut Conn, fence: Option<i64>) -> Result<()> {
+pub(in crate::store) async fn check_fence(conn: &mut Conn, fence: Option<i64>) -> Result<()> {
     if let Some(generation) = fence {
-        let held: Option<i64> = sqlx::query_scalar(FENCE_CHECK)
+        let held: Option<i64> = sqlx::query_scalar(Backend::FENCE_CHECK)
             .bind(generation)
             .fetch_optional(conn)
             .await?;
@@ -49,7 +64,7 @@ impl Backend {
         created_by: i64,
     ) -> Result<Subscribed> {
         let at = now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let existed: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM subscriptions WHERE channel_id = $1 AND source_key = $2",
         )
@@ -128,7 +143,7 @@ impl Backend {
     }
 
     pub async fn unsubscribe(&self, channel_id: i64, source_key: &str) -> Result<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM subscriptions WHERE channel_id = $1 AND source_key = $2",
         )
@@ -180,7 +195,7 @@ impl Backend {
         let channels: Vec<i64> =
             sqlx::query_scalar("SELECT DISTINCT channel_id FROM subscriptions WHERE guild_id = $1")
                 .bind(guild_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
         let mut removed = 0;
         for channel in channels {
@@ -190,7 +205,7 @@ impl Backend {
     }
 
     pub async fn remove_channel(&self, channel_id: i64) -> Result<u64> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'cancelled', finished_at = $2,
                     last_error = 'the channel or server is gone'
@@ -223,7 +238,7 @@ impl Backend {
              FROM subscriptions WHERE guild_id = $1 ORDER BY channel_id, source_key",
         )
         .bind(guild_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -232,7 +247,7 @@ impl Backend {
             "SELECT id, guild_id, channel_id, source_key, keywords, created_at, paused_at, pause_reason
              FROM subscriptions WHERE paused_at IS NOT NULL ORDER BY paused_at DESC",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -243,7 +258,7 @@ impl Backend {
         issue_id: i64,
     ) -> Result<Option<i64>> {
         let at = now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let waiting: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM deliveries
              WHERE guild_id = $1 AND kind = 'repost' AND status = 'pending'",
@@ -274,7 +289,7 @@ impl Backend {
              LEFT JOIN subscriptions s ON s.id = d.subscription_id
              WHERE d.status = 'pending' AND s.paused_at IS NULL",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
@@ -282,7 +297,7 @@ impl Backend {
         Ok(sqlx::query_as(
             "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -292,14 +307,14 @@ impl Backend {
                     COUNT(*) FILTER (WHERE paused_at IS NOT NULL)
              FROM subscriptions",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
     pub async fn pending_deliveries(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool())
                 .await?,
         )
     }
@@ -308,7 +323,7 @@ impl Backend {
         let stories: Option<Option<String>> =
             sqlx::query_scalar("SELECT stories FROM deliveries WHERE id = $1")
                 .bind(delivery_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
         let Some(Some(stories)) = stories else {
             return Ok(None);
@@ -318,7 +333,7 @@ impl Backend {
              WHERE delivery_id = $1 ORDER BY part",
         )
         .bind(delivery_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         if rows.is_empty() {
             // Stories but no messages (pruned by a version before issue 19): not frozen, so
@@ -326,7 +341,7 @@ impl Backend {
             return Ok(None);
         }
         let corrupt = |e: serde_json::Error| {
-            StoreError::Corrupt(format!("frozen delivery {delivery_id}: {e}"))
+            StoreError::unreadable(format!("frozen delivery {delivery_id}: {e}"))
         };
         let parts = rows
             .into_iter()
@@ -352,7 +367,7 @@ impl Backend {
         stories: &[i64],
         fence: Option<i64>,
     ) -> Result<Option<Frozen>> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         let frozen = sqlx::query(
             "UPDATE deliveries SET stories = $2
              WHERE id = $1 AND status = 'pending'
@@ -371,8 +386,9 @@ impl Backend {
         for (i, message) in messages.iter().enumerate() {
             let part = i as i64;
             let message_id = (part < d.parts_sent).then_some(0);
-            let body = serde_json::to_string(message)
-                .map_err(|e| StoreError::Corrupt(format!("a message of delivery {}: {e}", d.id)))?;
+            let body = serde_json::to_string(message).map_err(|e| {
+                StoreError::unreadable(format!("a message of delivery {}: {e}", d.id))
+            })?;
             sqlx::query(
                 "INSERT INTO delivery_parts (delivery_id, part, body, message_id)
                  VALUES ($1, $2, $3, $4)",
@@ -404,7 +420,7 @@ impl Backend {
         at: DateTime<Utc>,
         fence: Option<i64>,
     ) -> Result<bool> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         let attempted = sqlx::query(
             "UPDATE delivery_parts SET attempted_at = COALESCE(attempted_at, $3)
              WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL
@@ -427,7 +443,7 @@ impl Backend {
         part: i64,
         fence: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         sqlx::query(
             "UPDATE delivery_parts SET attempted_at = NULL
              WHERE delivery_id = $1 AND part = $2 AND message_id IS NULL",
@@ -447,7 +463,7 @@ impl Backend {
         message_id: i64,
         fence: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         sqlx::query(
             "UPDATE delivery_parts SET message_id = $3 WHERE delivery_id = $1 AND part = $2",
         )
@@ -474,7 +490,7 @@ impl Backend {
                 "SELECT EXISTS (SELECT 1 FROM delivery_parts WHERE message_id = $1)",
             )
             .bind(message_id)
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool())
             .await?,
         )
     }
@@ -486,7 +502,7 @@ impl Backend {
         )
         .bind(channel_id)
         .bind(denied.then(now))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -499,7 +515,7 @@ impl Backend {
              ORDER BY c.channel_id",
         )
         .bind(guild_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -512,7 +528,7 @@ impl Backend {
         fence: Option<i64>,
     ) -> Result<bool> {
         let at = now();
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         let finished = sqlx::query(
             "UPDATE deliveries SET status = $2, finished_at = $3, last_error = $4
              WHERE id = $1 AND status = 'pending'",
@@ -540,7 +556,7 @@ impl Backend {
         reason: &str,
         fence: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
                     attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
@@ -562,7 +578,7 @@ impl Backend {
         failure: Failure,
         fence: Option<i64>,
     ) -> Result<()> {
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET not_before = $2, last_error = $3,
                     attempts = attempts + CASE WHEN $4 THEN 0 ELSE 1 END,
@@ -587,7 +603,7 @@ impl Backend {
         fence: Option<i64>,
     ) -> Result<()> {
         let at = now();
-        let mut tx = begin_fenced(&self.pool, fence).await?;
+        let mut tx = begin_fenced(self, fence).await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', finished_at = $2, last_error = $3,
                     attempts = attempts + 1 WHERE id = $1 AND status = 'pending'",
@@ -624,7 +640,7 @@ impl Backend {
         )
         .bind(guild_id)
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -638,7 +654,7 @@ impl Backend {
         )
         .bind(channel_id)
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().collect())
     }
@@ -647,13 +663,13 @@ impl Backend {
         Ok(
             sqlx::query_scalar("SELECT story_id FROM briefs WHERE issue_id = $1 ORDER BY position")
                 .bind(issue_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?,
         )
     }
 }
 
-async fn remember_story(
+pub(super) async fn remember_story(
     conn: &mut Conn,
     channel_id: i64,
     story_id: i64,
@@ -675,7 +691,7 @@ async fn remember_story(
 /// before `first_seen_at`, unless the issue is older than the catch-up window. A channel with
 /// several matching subscriptions gets one delivery, preferring one without keywords (all
 /// items). Part of the transaction that stores the issue.
-async fn enqueue_new(
+pub(super) async fn enqueue_new(
     conn: &mut Conn,
     issue_id: i64,
     source: &str,
@@ -704,7 +720,7 @@ async fn enqueue_new(
 }
 
 /// The first-seen time of a stored issue.
-async fn first_seen_at(conn: &mut Conn, issue_id: i64) -> Result<DateTime<Utc>> {
+pub(super) async fn first_seen_at(conn: &mut Conn, issue_id: i64) -> Result<DateTime<Utc>> {
     Ok(
         sqlx::query_scalar("SELECT first_seen_at FROM issues WHERE id = $1")
             .bind(issue_id)
@@ -720,7 +736,7 @@ impl Backend {
             Ok::<u64, StoreError>(
                 sqlx::query(sql)
                     .bind(before)
-                    .execute(&self.pool)
+                    .execute(self.pool())
                     .await?
                     .rows_affected(),
             )
@@ -736,7 +752,7 @@ impl Backend {
         )
         .bind(at - PARTS_MEMORY)
         .bind(at - CATCH_UP)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?
         .rows_affected();
         pruned.deliveries = run(
@@ -780,7 +796,7 @@ impl Backend {
         Ok(
             sqlx::query_as("SELECT * FROM entry_failures WHERE url = $1")
                 .bind(url)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -821,14 +837,14 @@ impl Backend {
         .bind(at)
         .bind(at + wait)
         .bind(given_up)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
     pub async fn clear_entry_failure(&self, url: &str) -> Result<()> {
         sqlx::query("DELETE FROM entry_failures WHERE url = $1")
             .bind(url)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -839,7 +855,7 @@ impl Backend {
                             WHERE source_id = $1 AND given_up_at IS NULL)",
         )
         .bind(source)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
@@ -847,7 +863,7 @@ impl Backend {
         Ok(sqlx::query_as(
             "SELECT * FROM entry_failures WHERE given_up_at IS NOT NULL ORDER BY given_up_at DESC",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 }

@@ -1,9 +1,11 @@
-// Compiled once for each backend: `include!`d by `store/sqlite/mod.rs` and
-// `store/postgres/mod.rs`, which provide what it names (`Backend`, `Db`, `Pool`, `Conn`, `DbRow`,
-// `begin_write`, the imports and the backend's `search` module). The SQL here is what SQLite and
-// PostgreSQL share: `$N` parameters, `ON CONFLICT`, `RETURNING`, `COUNT(*) FILTER`. What differs
-// between them lives in each backend's own module. Not formatted by `cargo fmt` (which does not
-// follow `include!`): `.ci/run` checks it with rustfmt directly.
+//! Searches remembered so their pages can be turned, also after a restart.
+
+use chrono::{DateTime, Utc};
+
+use super::Backend;
+use crate::store::contract::BackendContract;
+use crate::store::search::Session;
+use crate::store::{Result, now};
 
 impl Backend {
     pub async fn create_session(
@@ -22,7 +24,7 @@ impl Backend {
         .bind(source)
         .bind(total)
         .bind(now())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
@@ -31,7 +33,7 @@ impl Backend {
             "SELECT id, user_id, query, source_id, total, created_at FROM search_sessions WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?)
     }
 
@@ -39,7 +41,7 @@ impl Backend {
         sqlx::query("UPDATE search_sessions SET total = $2 WHERE id = $1")
             .bind(id)
             .bind(total)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -48,7 +50,7 @@ impl Backend {
         Ok(
             sqlx::query("DELETE FROM search_sessions WHERE created_at < $1")
                 .bind(before)
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await?
                 .rows_affected(),
         )

@@ -1,11 +1,17 @@
-// Test helpers whose SQL both backends share, `include!`d by `sqlite/testing.rs` and
-// `postgres/testing.rs` (see `store/shared/issues.rs`).
+//! Test helpers whose SQL both backends share: a module of `sqlite::testing` and of
+//! `postgres::testing`, compiled for each (see `store::contract`).
+
+use chrono::{DateTime, Utc};
+
+use super::Backend;
+use crate::store::Result;
+use crate::store::contract::BackendContract;
 
 /// As if the process died right after Discord created every message of a delivery and before
 /// the outbox recorded any: its parts attempted but not recorded, the delivery pending, and
 /// the channel's stories not remembered.
 pub async fn forget_posting(b: &Backend, delivery_id: i64) -> Result<()> {
-    let mut tx = b.pool.begin().await?;
+    let mut tx = b.pool().begin().await?;
     sqlx::query("UPDATE delivery_parts SET message_id = NULL WHERE delivery_id = $1")
         .bind(delivery_id)
         .execute(&mut *tx)
@@ -28,7 +34,7 @@ pub async fn forget_posting(b: &Backend, delivery_id: i64) -> Result<()> {
 pub async fn forget_parts(b: &Backend, delivery_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM delivery_parts WHERE delivery_id = $1")
         .bind(delivery_id)
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     Ok(())
 }
@@ -38,7 +44,7 @@ pub async fn forget_parts(b: &Backend, delivery_id: i64) -> Result<()> {
 pub async fn corrupt_parts(b: &Backend, delivery_id: i64) -> Result<()> {
     sqlx::query("UPDATE delivery_parts SET body = 'not a message' WHERE delivery_id = $1")
         .bind(delivery_id)
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     Ok(())
 }
@@ -54,7 +60,7 @@ pub async fn pause_channel(
         .bind(channel)
         .bind(at)
         .bind(reason)
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     Ok(())
 }
@@ -62,13 +68,13 @@ pub async fn pause_channel(
 /// The number of documents in the search index.
 pub async fn indexed_documents(b: &Backend) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM search_index")
-        .fetch_one(&b.pool)
+        .fetch_one(b.pool())
         .await?)
 }
 
 /// See [`crate::store::testing::as_previous_rule`].
 pub async fn as_previous_rule(b: &Backend, merges: &[(i64, i64)]) -> Result<()> {
-    let mut tx = b.pool.begin().await?;
+    let mut tx = b.pool().begin().await?;
     for (brief, story) in merges {
         sqlx::query("UPDATE briefs SET story_id = $2 WHERE id = $1")
             .bind(brief)

@@ -2,35 +2,25 @@
 //! lock taken up front (`BEGIN IMMEDIATE`) by every transaction that reads before it writes, and
 //! FTS5 for search.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow as DbRow,
-    SqliteSynchronous,
-};
-use sqlx::{
-    AssertSqlSafe, FromRow, Sqlite as Db, SqliteConnection as Conn, SqlitePool as Pool, Transaction,
-};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool as Pool, Transaction};
 
-use super::outbox::{
-    CATCH_UP, DELIVERY_MEMORY, DueDelivery, EntryFailure, FailedDelivery, Failure, Frozen,
-    ISSUE_BAND_MEMORY, MAX_ENTRY_BACKOFF, MAX_ENTRY_FAILURES, MAX_PENDING_REPOSTS, PAGE_MEMORY,
-    PARTS_MEMORY, Part, Pruned, STORY_MEMORY, Subscribed, Subscription,
-};
-use super::search::Session;
-use super::{
-    MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
-    StoredIssue, StoryNote, now,
-};
-use crate::dedup;
-use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
-use crate::render::Message;
-use crate::scrape::fetch::Validators;
+use super::contract::{BackendContract, SearchContract};
+use super::outbox::DueDelivery;
+use super::{Result, StoreError};
 
 mod search;
+// The SQL both backends share, compiled for this one (see `super::contract`).
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once for each backend, on purpose: see store::contract"
+)]
+#[path = "../shared/mod.rs"]
+mod shared;
 #[cfg(feature = "testing")]
 pub(super) mod testing;
 
@@ -39,27 +29,8 @@ pub struct Backend {
     pool: Pool,
 }
 
-/// The lease row of a fencing token, read inside a write transaction (`begin_fenced`): SQLite's
-/// write lock already serializes it with every other writer.
-const FENCE_CHECK: &str = "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1";
-
-/// A transaction that holds SQLite's write lock from its start: two writers that both read
-/// before writing (two sources recording the same issue) are serialized, instead of both reading
-/// "not stored" and one failing on commit.
-async fn begin_write(pool: &Pool) -> Result<Transaction<'static, Db>> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-}
-
-/// SQLite's connections have no bounds to lift (see the PostgreSQL backend's `unbounded`).
-async fn unbounded(_tx: &mut Transaction<'static, Db>) -> Result<()> {
-    Ok(())
-}
-
 fn options(url: &str) -> Result<SqliteConnectOptions> {
-    SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Open {
-        url: url.to_owned(),
-        source,
-    })
+    SqliteConnectOptions::from_str(url).map_err(|e| StoreError::cannot_open(url, e))
 }
 
 /// The lock of one `briefbot run` on a database file (SPEC §7: one process per SQLite file):
@@ -86,7 +57,7 @@ pub fn lock_file(url: &str) -> Result<Option<FileLock>> {
         .truncate(false)
         .write(true)
         .open(&lock)
-        .map_err(|e| StoreError::Lock(format!("cannot open {}: {e}", lock.display())))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(FileLock { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
@@ -94,7 +65,7 @@ pub fn lock_file(url: &str) -> Result<Option<FileLock>> {
             path.display(),
             lock.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Lock(format!(
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
             "cannot lock {}: {e}",
             lock.display()
         ))),
@@ -129,11 +100,11 @@ impl Backend {
             .max_connections(max)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                url: url.to_owned(),
-                source,
-            })?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            .map_err(|e| StoreError::cannot_open(url, e))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(StoreError::migration)?;
         let backend = Self { pool };
         backend.index_unindexed().await?;
         if let Some(done) = backend.restory().await? {
@@ -144,30 +115,57 @@ impl Backend {
         }
         Ok(backend)
     }
+}
 
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
+// SQLite's lease is always this process's: the file is (`lock_file`).
+impl BackendContract for Backend {
+    type Db = Sqlite;
 
-    pub(in crate::store) fn pool(&self) -> &Pool {
+    // SQLite's write lock already serializes this read with every other writer.
+    const FENCE_CHECK: &'static str =
+        "SELECT generation FROM scheduler_lease WHERE id = 1 AND generation = $1";
+
+    fn pool(&self) -> &Pool {
         &self.pool
     }
 
-    /// Takes the scheduler lease: always granted (this process owns the file), with the next
-    /// generation, so a write of an earlier run's work in this database is refused as it
-    /// would be on PostgreSQL.
-    pub async fn take_lease(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "UPDATE scheduler_lease SET generation = generation + 1 WHERE id = 1
-             RETURNING generation",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+    // Two sources recording the same issue are serialized, instead of both reading "not stored"
+    // and one failing on commit.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// SQLite's connections have no bounds to lift.
+    async fn unbounded(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Always granted (this process owns the file), with the next generation, so a write of an
+    /// earlier run's work in this database is refused as it would be on PostgreSQL.
+    async fn try_lease(&self, _ttl: StdDuration) -> Result<Option<i64>> {
+        Ok(Some(
+            sqlx::query_scalar(
+                "UPDATE scheduler_lease SET generation = generation + 1 WHERE id = 1
+                 RETURNING generation",
+            )
+            .fetch_one(&self.pool)
+            .await?,
+        ))
+    }
+
+    /// Nobody else can take it.
+    async fn renew_lease(&self, _generation: i64, _ttl: StdDuration) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Nobody else waits for it.
+    async fn release_lease(&self, _generation: i64) -> Result<()> {
+        Ok(())
     }
 
     // Channels in `busy` are passed as one JSON array: SQLite has no array parameters. Nothing
     // is claimed (one process), so nothing is fenced: the writes that follow are.
-    pub async fn due_delivery(
+    async fn due_delivery(
         &self,
         at: DateTime<Utc>,
         busy: &[i64],
@@ -194,8 +192,9 @@ impl Backend {
         .fetch_optional(&self.pool)
         .await?)
     }
-}
 
-include!("../shared/issues.rs");
-include!("../shared/outbox.rs");
-include!("../shared/sessions.rs");
+    /// One process claims nothing.
+    async fn release_claims(&self) -> Result<u64> {
+        Ok(0)
+    }
+}

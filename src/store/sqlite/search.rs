@@ -2,41 +2,13 @@
 //! its rowids in indexing order, ranked by FTS5's bm25.
 
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection as Conn;
 
-use super::{Backend, Conn, begin_write};
+use super::Backend;
 use crate::domain::Brief;
 use crate::store::Result;
+use crate::store::contract::{BackendContract, SearchContract};
 use crate::store::search::{MAX_RESULTS, Page, PageRow, RANKED};
-
-pub(super) async fn index_brief(
-    conn: &mut Conn,
-    source: &str,
-    brief_id: i64,
-    _at: DateTime<Utc>,
-    brief: &Brief,
-) -> Result<()> {
-    let text = format!("{} {}", brief.headline, brief.summary);
-    index(conn, source, brief_id, &text).await
-}
-
-/// Indexes an issue's title and lead story as one document (so an issue whose title and lead
-/// both match is one result), beside its items.
-pub(super) async fn index_issue(
-    conn: &mut Conn,
-    source: &str,
-    issue_id: i64,
-    _at: DateTime<Utc>,
-    title: &str,
-    lead: &str,
-) -> Result<()> {
-    index(conn, source, -issue_id, &format!("{title} {lead}")).await
-}
-
-/// After an issue's documents are indexed: nothing to do here, where rowids follow indexing
-/// order and FTS5 reads a query's matches newest first (PostgreSQL measures its time windows).
-pub(super) async fn issue_indexed(_conn: &mut Conn) -> Result<()> {
-    Ok(())
-}
 
 /// Adds a document to the index; its rowid is the next one, so rowids follow indexing order.
 async fn index(conn: &mut Conn, source: &str, doc: i64, text: &str) -> Result<()> {
@@ -59,8 +31,36 @@ fn match_expression(query: &str, source: Option<&str>) -> Option<String> {
     })
 }
 
-impl Backend {
-    pub async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
+impl SearchContract for Backend {
+    async fn index_brief(
+        conn: &mut Conn,
+        source: &str,
+        brief_id: i64,
+        _at: DateTime<Utc>,
+        brief: &Brief,
+    ) -> Result<()> {
+        let text = format!("{} {}", brief.headline, brief.summary);
+        index(conn, source, brief_id, &text).await
+    }
+
+    async fn index_issue(
+        conn: &mut Conn,
+        source: &str,
+        issue_id: i64,
+        _at: DateTime<Utc>,
+        title: &str,
+        lead: &str,
+    ) -> Result<()> {
+        index(conn, source, -issue_id, &format!("{title} {lead}")).await
+    }
+
+    /// After an issue's documents are indexed: nothing to do here, where rowids follow indexing
+    /// order and FTS5 reads a query's matches newest first (PostgreSQL measures its time windows).
+    async fn issue_indexed(_conn: &mut Conn) -> Result<()> {
+        Ok(())
+    }
+
+    async fn search_count(&self, query: &str, source: Option<&str>) -> Result<i64> {
         let Some(fts) = match_expression(query, source) else {
             return Ok(0);
         };
@@ -73,10 +73,11 @@ impl Backend {
         .fetch_one(&self.pool)
         .await?)
     }
+
     /// Indexes what was stored before the index existed (or before it was rebuilt), oldest
     /// first, so rowids follow age. Documents are indexed in the transaction that stores them, so
     /// this only ever finds rows written by older versions.
-    pub(super) async fn index_unindexed(&self) -> Result<()> {
+    async fn index_unindexed(&self) -> Result<()> {
         // Documents are never deleted and each is indexed once with the next rowid, so when the
         // newest rowid equals the number of documents, all are indexed: a cheap check on every
         // open, instead of comparing the whole index with the tables.
@@ -113,7 +114,7 @@ impl Backend {
         }
         // In chunks, so a large upgrade does not hold the write lock for long at a time.
         for chunk in docs.chunks(2_000) {
-            let mut tx = begin_write(&self.pool).await?;
+            let mut tx = self.begin_write().await?;
             for (doc, source, a, b) in chunk {
                 index(&mut tx, source, *doc, &format!("{a} {b}")).await?;
             }
@@ -122,7 +123,8 @@ impl Backend {
         tracing::info!(documents = docs.len(), "search index brought up to date");
         Ok(())
     }
-    pub async fn search_page(
+
+    async fn search_page(
         &self,
         query: &str,
         source: Option<&str>,

@@ -2,16 +2,16 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::Result;
-
 use super::Backend;
+use crate::store::Result;
+use crate::store::contract::BackendContract;
 
 /// Drops the search index's documents after the first `keep` (all of them with 0): what a
 /// refill cut short, or a lost index, leaves.
 pub async fn cut_search_index(b: &Backend, keep: i64) -> Result<()> {
     sqlx::query("DELETE FROM search_index WHERE rowid > $1")
         .bind(keep)
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     Ok(())
 }
@@ -25,7 +25,7 @@ pub async fn index_order(b: &Backend) -> Result<Vec<(Option<DateTime<Utc>>, bool
          JOIN issues i ON i.id = CASE WHEN s.doc > 0 THEN b.issue_id ELSE -s.doc END
          ORDER BY s.rowid",
     )
-    .fetch_all(&b.pool)
+    .fetch_all(b.pool())
     .await?)
 }
 
@@ -62,10 +62,10 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
         "DELETE FROM search_index WHERE doc < 0
            AND EXISTS (SELECT 1 FROM briefs b WHERE b.issue_id = -search_index.doc)",
     )
-    .execute(&b.pool)
+    .execute(b.pool())
     .await?;
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261201000006")
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     Ok(())
 }
@@ -73,15 +73,15 @@ pub async fn as_before_lead_search(b: &Backend) -> Result<()> {
 /// The database's size in bytes, its write-ahead log checkpointed into it first.
 pub async fn size_on_disk(b: &Backend) -> Result<u64> {
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&b.pool)
+        .execute(b.pool())
         .await?;
     let (pages, page_size): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),
                 (SELECT page_size FROM pragma_page_size())",
     )
-    .fetch_one(&b.pool)
+    .fetch_one(b.pool())
     .await?;
     Ok((pages * page_size) as u64)
 }
 
-include!("../shared/testing.rs");
+pub use super::shared::testing::*;
