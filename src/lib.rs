@@ -38,6 +38,8 @@
 //!   every line.
 //! - [`http`] — the operator's endpoint: `/healthz` and `/metrics`; [`telemetry`] — what the
 //!   process counts for it.
+//! - [`discord`] — the Discord adapter: rendered messages as serenity's builders, for posts and
+//!   replies alike.
 //! - [`render`] — pure Discord rendering: an issue as messages of embeds within Discord's limits,
 //!   scraped text escaped so it can neither format nor ping.
 
@@ -47,6 +49,7 @@ pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod deliver;
+pub mod discord;
 pub mod domain;
 pub mod http;
 pub mod leader;

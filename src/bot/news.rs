@@ -10,7 +10,6 @@ use serenity::all::{
 use serenity::http::Http;
 
 use super::Bot;
-use crate::deliver::to_embed;
 use crate::domain::{DiscordId, IdOutOfRange, kst};
 use crate::output::kst_time;
 use crate::render::{self, IssueView, ItemFilter, escape_markdown};
@@ -345,7 +344,7 @@ fn issues_answer(bot: &Bot, text: String, issues: &[StoredIssue]) -> Answer {
             briefs: &issue.briefs,
         };
         for m in render::render_issue(&view, &ItemFilter::All, &Default::default()) {
-            messages.push(m.embeds.iter().map(to_embed).collect());
+            messages.push(m.embeds.iter().map(crate::discord::embed).collect());
         }
     }
     let mut messages = messages.into_iter();

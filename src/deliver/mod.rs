@@ -46,7 +46,6 @@ use reconcile::Found;
 use retry::of_this_delivery;
 
 pub use post::nonce;
-pub(crate) use post::to_embed;
 pub use reconcile::snowflake_at;
 pub use retry::MAX_STORE_FAILURES;
 pub use worker::{MAX_WORKER_RESTART_WAIT, PRUNE_EVERY, WORKER_RESTART_BASE, run, supervise};

@@ -4,14 +4,14 @@
 
 use std::ops::ControlFlow;
 
-use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateEmbedFooter, CreateMessage};
 use serenity::http::{Http, HttpError};
 use serenity::model::channel::Nonce;
 use serenity::model::id::ChannelId;
 
 use super::{Deliverer, Step};
+use crate::discord;
 use crate::domain::DiscordId;
-use crate::render::{self, Message};
+use crate::render::Message;
 use crate::store::outbox::{DueDelivery, Part};
 use crate::store::{self, StoreError};
 
@@ -107,41 +107,15 @@ async fn post(
     nonce: &str,
 ) -> Result<i64, PostError> {
     let channel = self::channel_id(channel_id)?;
-    let embeds = message.embeds.iter().map(to_embed).collect();
-    let mut builder = CreateMessage::new()
-        .embeds(embeds)
-        .allowed_mentions(CreateAllowedMentions::new())
+    let builder = discord::message(message)
         .nonce(Nonce::String(nonce.to_owned()))
         .enforce_nonce(true);
-    if let Some(content) = &message.content {
-        builder = builder.content(content);
-    }
     match channel.send_message(http, builder).await {
         // The message exists whatever its id: one the outbox cannot hold is recorded as 0,
         // "posted, id unknown", so the part is never posted again.
         Ok(m) => Ok(DiscordId::try_from(m.id).map_or(0, DiscordId::get)),
         Err(e) => Err(classify(&e)),
     }
-}
-
-pub(crate) fn to_embed(e: &render::Embed) -> CreateEmbed {
-    let mut embed = CreateEmbed::new();
-    if let Some(title) = &e.title {
-        embed = embed.title(title);
-    }
-    if let Some(url) = &e.url {
-        embed = embed.url(url);
-    }
-    if !e.description.is_empty() {
-        embed = embed.description(&e.description);
-    }
-    if let Some(footer) = &e.footer {
-        embed = embed.footer(CreateEmbedFooter::new(footer));
-    }
-    if let Some(t) = e.timestamp {
-        embed = embed.timestamp(t);
-    }
-    embed
 }
 
 pub(super) fn classify(e: &serenity::Error) -> PostError {
