@@ -800,12 +800,12 @@ async fn search_pages_turn_by_button_for_the_searcher_only_and_survive_a_restart
         leadership: briefbot::leader::Leadership::always(),
         telemetry: Default::default(),
     };
-    let turned = briefbot::bot::news::turn_page(&restarted, &next, MEMBER as i64)
+    let turned = briefbot::bot::commands::news::search::turn_page(&restarted, &next, MEMBER as i64)
         .await
         .unwrap();
     assert!(matches!(
         turned,
-        briefbot::bot::news::Turn::Page { note: None, .. }
+        briefbot::bot::commands::news::search::Turn::Page { note: None, .. }
     ));
     bot.shutdown().await;
 }
