@@ -102,14 +102,18 @@ impl Command {
         }
     }
 
-    /// Whether it is deferred before it runs, and who then sees the answer: work that may take
+    /// Whether it is deferred before it runs, and who then sees the answer. Work that may take
     /// more than a second is, because Discord drops an interaction not answered within three
-    /// seconds.
+    /// seconds: a lookup, and every write, which waits for the database's write lock as long as
+    /// another write holds it (the start-up index rebuild of a big database holds it for
+    /// longer than that).
     pub fn deferral(&self) -> Option<Deferral> {
         match self {
-            Self::Repost(_) | Self::Status => Some(Deferral::Private),
+            Self::Subscribe(_) | Self::Unsubscribe(_) | Self::Repost(_) | Self::Status => {
+                Some(Deferral::Private)
+            }
             Self::News(_) => Some(Deferral::Public),
-            Self::Subscribe(_) | Self::Unsubscribe(_) | Self::Subscriptions => None,
+            Self::Subscriptions => None,
         }
     }
 
