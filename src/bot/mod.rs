@@ -2,7 +2,6 @@
 //! registration, and the interaction handler that hands each command to [`commands`].
 
 pub mod commands;
-pub mod news;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -198,7 +197,9 @@ impl EventHandler for Handler {
             Interaction::Autocomplete(cmd) => {
                 commands::autocomplete(&ctx.http, &self.bot, &cmd).await
             }
-            Interaction::Component(comp) => news::handle_button(&ctx.http, &self.bot, &comp).await,
+            Interaction::Component(comp) => {
+                commands::news::search::handle_button(&ctx.http, &self.bot, &comp).await
+            }
             _ => {}
         }
     }

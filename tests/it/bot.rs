@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
+use briefbot::config::DatabaseUrl;
 use serde_json::{Value, json};
 
 use crate::support::app::{GUILD, TestApp, spawn_app};
 use crate::support::discord::{autocomplete, button_press, command};
-use crate::support::eventually_async;
+use crate::support::{eventually, eventually_async};
 
 const CHANNEL: u64 = 100;
 const OTHER_CHANNEL: u64 = 200;
@@ -93,7 +94,7 @@ async fn an_admin_subscribes_and_the_next_issue_arrives_as_embeds() {
     let bot = spawn_app().await;
 
     let (kind, reply) = ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
-    assert_eq!(kind, 4);
+    assert_eq!(kind, 5, "deferred first");
     assert!(
         reply["content"].as_str().unwrap().contains("subscribed"),
         "{reply}"
@@ -729,7 +730,7 @@ async fn no_reply_of_any_kind_and_no_post_can_ping() {
     }
     bot.list(&[214199, 214145, 214100, 214043]);
 
-    // A command's reply, and a refusal (ephemeral).
+    // A command's deferred reply, and a refusal (ephemeral).
     ask(&bot, "subscribe", json!([]), ADMIN, MANAGE_GUILD).await;
     ask(&bot, "subscribe", json!([]), MEMBER, PLAIN).await;
     // Posts to the channel.
@@ -761,8 +762,9 @@ async fn no_reply_of_any_kind_and_no_post_can_ping() {
     assert!(kind == 4 && is_ephemeral(&refusal), "{refusal}");
 
     let guarded = bot.discord.guarded();
+    // No command answers publicly at once any more (/subscribe defers): a public answer is a
+    // deferred edit.
     for kind in [
-        "reply",
         "ephemeral reply",
         "channel message",
         "deferred edit",
@@ -946,5 +948,94 @@ async fn repost_says_so_when_the_server_has_ten_reposts_waiting() {
             .contains("10 reposts waiting"),
         "{reply}"
     );
+    bot.shutdown().await;
+}
+
+/// Another connection's transaction holding the write lock the bot's writes wait for, as the
+/// start-up index rebuild of a big database does: SQLite's lock on the whole file; on
+/// PostgreSQL, an exclusive lock on the subscriptions table (reads go on).
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(url: &DatabaseUrl) -> Self {
+        use sqlx::Connection as _;
+        match url {
+            DatabaseUrl::Sqlite(url) => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Self::Sqlite(conn)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query("LOCK TABLE subscriptions IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Self::Postgres(conn)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscribe_is_deferred_at_once_while_a_long_write_holds_the_database() {
+    let bot = spawn_app().await;
+    let lock = WriteLock::take(&bot.db.url).await;
+    let payload = command(
+        "subscribe",
+        json!([]),
+        Some(GUILD),
+        CHANNEL,
+        ADMIN,
+        MANAGE_GUILD,
+    );
+    let token = payload["token"].as_str().unwrap().to_owned();
+
+    let answered = bot.discord.interact(payload);
+    let write_held = async {
+        // Answered (deferred) while the subscription still waits for the lock.
+        eventually(5, "the deferral", || bot.discord.callbacks(&token) == 1).await;
+        assert!(
+            bot.store
+                .subscriptions(GUILD as i64)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the subscription waits for the lock"
+        );
+        lock.release().await;
+    };
+    let ((kind, reply), ()) = tokio::join!(answered, write_held);
+
+    assert_eq!(kind, 5, "deferred first");
+    assert!(is_ephemeral(&reply), "{reply}");
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("<#{CHANNEL}> is subscribed to every source")),
+        "{reply}"
+    );
+    let subscribed = bot.store.subscriptions(GUILD as i64).await.unwrap();
+    assert_eq!(subscribed.len(), 1);
+    assert_eq!(subscribed[0].channel_id, CHANNEL as i64);
     bot.shutdown().await;
 }
