@@ -99,10 +99,17 @@ async fn the_default_fetcher_refuses_loopback_before_connecting() {
 }
 
 /// The public site's feed links to private addresses and names, directly and by redirect, and
-/// to one good page; scraped by `fetcher`. Returns the scrape's report with the sites.
+/// to one good page; scraped by `fetcher`. Returns the scrape's report with the sites, the
+/// scraper and its database (which must outlive the scraper's further use).
 async fn scrape_a_feed_of_private_links(
     fetcher: Fetcher,
-) -> (briefbot::scrape::SourceReport, FakeSite, FakeSite, Scraper) {
+) -> (
+    briefbot::scrape::SourceReport,
+    FakeSite,
+    FakeSite,
+    Scraper,
+    TestDb,
+) {
     let public = FakeSite::start().await;
     let lan = FakeSite::start_on("127.0.0.2").await;
     let lan_port = lan.base.port().unwrap();
@@ -138,7 +145,7 @@ async fn scrape_a_feed_of_private_links(
     let scraper = Scraper::new(fetcher, db.store().await);
     let source = rss_source("public-feed", public.url("/feed.xml"), false);
     let report = scraper.scrape_source(&source, false).await.unwrap();
-    (report, public, lan, scraper)
+    (report, public, lan, scraper, db)
 }
 
 /// Each private link and redirect of [`scrape_a_feed_of_private_links`] was refused, saying
@@ -182,7 +189,7 @@ fn assert_only_the_good_page_was_fetched(report: &briefbot::scrape::SourceReport
 
 #[tokio::test]
 async fn links_and_redirects_to_private_addresses_are_refused_and_never_stored() {
-    let (report, public, lan, scraper) = scrape_a_feed_of_private_links(test_fetcher()).await;
+    let (report, public, lan, scraper, _db) = scrape_a_feed_of_private_links(test_fetcher()).await;
 
     assert_only_the_good_page_was_fetched(&report);
     assert_eq!(
@@ -316,7 +323,7 @@ async fn through_a_proxy_private_names_are_refused_before_the_proxy_is_asked() {
     )
     .unwrap();
 
-    let (report, public, lan, _) = scrape_a_feed_of_private_links(fetcher).await;
+    let (report, public, lan, _, _db) = scrape_a_feed_of_private_links(fetcher).await;
 
     assert_only_the_good_page_was_fetched(&report);
     let asked = proxy.asked();
