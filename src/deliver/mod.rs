@@ -1,7 +1,7 @@
 //! The delivery worker: posts what the outbox owes, oldest issue first, paced under Discord's
 //! limits. A step function ([`Deliverer::step`]) plus a loop around it ([`run`]).
 //!
-//! Exactly once, whatever happens (SPEC §6):
+//! Exactly once, whatever happens (RELIABILITY.md):
 //! - A delivery's messages are fixed ("frozen") at its first attempt and stored; retries and
 //!   restarts post exactly the parts not yet posted.
 //! - Each part is marked as attempted before its POST and recorded with Discord's message id

@@ -18,7 +18,7 @@ pub enum StoreError {
     /// Something the store's own rules say cannot happen did: a bug, reported as one.
     #[error("store invariant broken: {0}")]
     Invariant(&'static str),
-    /// Another process runs on this SQLite file (SPEC §7: one process per file): the whole line
+    /// Another process runs on this SQLite file (README: Deployment: one process per file): the whole line
     /// to show.
     #[error("{0}")]
     InUse(String),

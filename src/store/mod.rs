@@ -263,7 +263,7 @@ pub struct RunLock {
     _held: Option<sqlite::FileLock>,
 }
 
-/// The right to be the one process that polls the sources and posts the deliveries (SPEC §7):
+/// The right to be the one process that polls the sources and posts the deliveries (README: Deployment):
 /// a row of the database (`scheduler_lease`) held until an expiry that only a working holder
 /// renews, and a generation that grows at every taking. The generation is the fencing token:
 /// every write of the holder's work (claims, attempts, records, finishes, retries, pauses)

@@ -11,6 +11,7 @@ use crate::store::contract::BackendContract;
 mod issues;
 pub(super) mod outbox;
 mod sessions;
+#[cfg(feature = "testing")]
 pub(super) mod testing;
 
 /// The backend's driver, as a concrete type: every query below is checked against it.

@@ -33,7 +33,7 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
     SqliteConnectOptions::from_str(url).map_err(|e| StoreError::cannot_open(url, e))
 }
 
-/// The lock of one `briefbot run` on a database file (SPEC §7: one process per SQLite file):
+/// The lock of one `briefbot run` on a database file (README: Deployment: one process per SQLite file):
 /// an exclusive advisory lock (`flock`) on `<file>.lock` beside it. The operating system frees
 /// it when the process ends, however it ends (a crash, SIGKILL), so it never goes stale.
 #[derive(Debug)]
