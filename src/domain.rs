@@ -292,9 +292,124 @@ impl fmt::Display for DiscordId {
     }
 }
 
+/// A subscription's keywords (README: Slash commands): at most [`Keywords::MAX`] words of at most
+/// [`Keywords::MAX_CHARS`] characters, none blank, no two the same ignoring case, in the order
+/// the member typed them. Parsed once from what the member typed, stored as one text
+/// (`AI, 반도체`) and read back into the same words, so the filter and the replies never split
+/// or join strings of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keywords(Vec<String>);
+
+/// Why typed keywords were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeywordsError {
+    #[error("each keyword may be at most {max} characters")]
+    TooLong { max: usize },
+    #[error("at most {max} keywords")]
+    TooMany { max: usize },
+}
+
+impl Keywords {
+    /// Keywords a subscription may have.
+    pub const MAX: usize = 20;
+    /// Characters a keyword may have.
+    pub const MAX_CHARS: usize = 50;
+
+    /// What a member typed: words separated by commas (also the full-width `，` and the
+    /// ideographic `、` a Korean or Japanese keyboard gives), trimmed, blanks and repeats
+    /// dropped. `None` when nothing is left.
+    pub fn parse(typed: &str) -> Result<Option<Self>, KeywordsError> {
+        let mut words: Vec<String> = Vec::new();
+        for word in typed
+            .split([',', '，', '、'])
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        {
+            if word.chars().count() > Self::MAX_CHARS {
+                return Err(KeywordsError::TooLong {
+                    max: Self::MAX_CHARS,
+                });
+            }
+            if !words.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+                words.push(word.to_owned());
+            }
+        }
+        if words.len() > Self::MAX {
+            return Err(KeywordsError::TooMany { max: Self::MAX });
+        }
+        Ok((!words.is_empty()).then_some(Self(words)))
+    }
+
+    /// The words, in order.
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// As stored and shown: the words joined by `, `.
+impl fmt::Display for Keywords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// Read back from the database's text: the stored words, split where they were joined. No
+/// limit is checked again (a subscription stored under other limits keeps its words).
+impl<DB: sqlx::Database> sqlx::Type<DB> for Keywords
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Keywords
+where
+    String: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let stored = <String as sqlx::Decode<'r, DB>>::decode(value)?;
+        Ok(Self(
+            stored
+                .split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_are_parsed_once_and_read_back_as_the_same_words() {
+        let k = Keywords::parse(" AI，반도체 、 , ai, 엔비디아 ")
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.words(), ["AI", "반도체", "엔비디아"]);
+        assert_eq!(k.to_string(), "AI, 반도체, 엔비디아");
+        assert_eq!(Keywords::parse(" , ,"), Ok(None));
+        let long = "가".repeat(Keywords::MAX_CHARS + 1);
+        assert_eq!(
+            Keywords::parse(&long),
+            Err(KeywordsError::TooLong {
+                max: Keywords::MAX_CHARS
+            })
+        );
+        let many: Vec<String> = (0..=Keywords::MAX).map(|n| format!("w{n}")).collect();
+        assert_eq!(
+            Keywords::parse(&many.join(",")),
+            Err(KeywordsError::TooMany { max: Keywords::MAX })
+        );
+    }
 
     fn canon(s: &str) -> String {
         CanonicalUrl::parse(s).unwrap().to_string()

@@ -48,18 +48,11 @@ impl Deliverer {
             HashSet::new()
         };
         self.note_left_out(d, &issue, &stories, &skip).await?;
-        let keywords: Vec<String> = d
-            .keywords
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .collect();
-        let filter = if keywords.is_empty() {
-            ItemFilter::All
-        } else {
-            ItemFilter::Keywords(&keywords)
+        let filter = match &d.keywords {
+            Some(keywords) if !keywords.words().is_empty() => {
+                ItemFilter::Keywords(keywords.words())
+            }
+            _ => ItemFilter::All,
         };
         let source_name = self
             .source_names

@@ -16,7 +16,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::FromRow;
 
 use crate::config::DatabaseUrl;
-use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, SourceId};
+use crate::domain::{Brief, CanonicalUrl, DeliveryStatus, Issue, Keywords, SourceId};
 use crate::render::Message;
 use crate::scrape::fetch::Validators;
 use contract::{BackendContract, SearchContract};
@@ -447,7 +447,7 @@ delegate! {
     /// paused, it is resumed (every subscription of it) and owed what it missed meanwhile: the
     /// posts that failed with the pause and the issues stored during it, within the catch-up
     /// window.
-    pub async fn subscribe(&self, guild_id: i64, channel_id: i64, source_key: &str, keywords: Option<&str>, created_by: i64) -> Result<Subscribed>;
+    pub async fn subscribe(&self, guild_id: i64, channel_id: i64, source_key: &str, keywords: Option<&Keywords>, created_by: i64) -> Result<Subscribed>;
     /// Removes a channel's subscription; returns whether there was one. A pending delivery it
     /// owed goes on for another subscription of the channel that also wants the issue (a
     /// channel subscribed to every source and to this one), and is cancelled otherwise.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::FromRow;
 
-use crate::domain::DeliveryKind;
+use crate::domain::{DeliveryKind, Keywords};
 use crate::render::Message;
 
 /// How far back a new issue may have been published and still be posted: catch-up after
@@ -30,7 +30,7 @@ pub struct Subscription {
     pub channel_id: i64,
     /// A source id, or [`ALL_SOURCES`].
     pub source_key: String,
-    pub keywords: Option<String>,
+    pub keywords: Option<Keywords>,
     pub created_at: DateTime<Utc>,
     pub paused_at: Option<DateTime<Utc>>,
     pub pause_reason: Option<String>,
@@ -44,7 +44,8 @@ pub struct DueDelivery {
     pub channel_id: i64,
     pub issue_id: i64,
     pub kind: DeliveryKind,
-    pub keywords: Option<String>,
+    /// The subscription's keywords when the delivery was owed.
+    pub keywords: Option<Keywords>,
     pub attempts: i64,
     /// 403/404 answers in a row.
     pub refusals: i64,

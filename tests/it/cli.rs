@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Output;
 
 use briefbot::domain::DeliveryStatus;
+use briefbot::domain::Keywords;
 use briefbot::store::Recorded;
 
 use crate::support::{FakeSite, TestDb, fixture_path, real_fixture_path};
@@ -700,9 +701,15 @@ async fn migrate_from_sqlite_copies_everything_into_postgres() {
             .await
             .unwrap();
     }
-    from.subscribe(7, 13, "aitimes-briefing", Some("엔비디아"), 1)
-        .await
-        .unwrap();
+    from.subscribe(
+        7,
+        13,
+        "aitimes-briefing",
+        Keywords::parse("엔비디아").unwrap().as_ref(),
+        1,
+    )
+    .await
+    .unwrap();
     crate::support::record(
         &from,
         "aitimes-briefing",

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use briefbot::deliver::{DeliverySettings, Step};
 use briefbot::domain::DeliveryStatus;
+use briefbot::domain::Keywords;
 use briefbot::store::outbox::ALL_SOURCES;
 
 use crate::support::app::{
@@ -108,7 +109,13 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
         .trim_matches(|c: char| !c.is_alphanumeric())
         .to_owned();
     store
-        .subscribe(GUILD, 100, ALL_SOURCES, Some(&keyword), ADMIN)
+        .subscribe(
+            GUILD,
+            100,
+            ALL_SOURCES,
+            Keywords::parse(&keyword).unwrap().as_ref(),
+            ADMIN,
+        )
         .await
         .unwrap();
     store
@@ -116,7 +123,7 @@ async fn keyword_subscriptions_get_only_matching_items_and_unsubscribing_stops_p
             GUILD,
             101,
             "aitimes-briefing",
-            Some("존재하지않는키워드"),
+            Keywords::parse("존재하지않는키워드").unwrap().as_ref(),
             ADMIN,
         )
         .await
@@ -681,7 +688,13 @@ async fn server_errors_do_not_pause_a_channel_and_refusals_pause_all_its_subscri
     let (store, discord) = (&w.store, &w.discord);
     w.subscribe(100).await;
     store
-        .subscribe(GUILD, 100, "aitimes-briefing", Some("오픈AI"), ADMIN)
+        .subscribe(
+            GUILD,
+            100,
+            "aitimes-briefing",
+            Keywords::parse("오픈AI").unwrap().as_ref(),
+            ADMIN,
+        )
         .await
         .unwrap();
     crate::support::record(store, "aitimes-briefing", &issue_of(1, 0, 3)).await;

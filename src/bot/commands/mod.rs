@@ -21,13 +21,13 @@ use serenity::http::Http;
 
 use super::Bot;
 use crate::config::SourceConfig;
-use crate::domain::{DiscordId, IdOutOfRange};
+use crate::domain::{DiscordId, IdOutOfRange, Keywords};
 use crate::store::StoreError;
 use crate::store::outbox::ALL_SOURCES;
 
 pub use news::News;
 pub use repost::Repost;
-pub use subscribe::{MAX_KEYWORD, MAX_KEYWORDS, Subscribe};
+pub use subscribe::Subscribe;
 pub use unsubscribe::Unsubscribe;
 
 /// The option that names a source, in every command that has one (and the only one that
@@ -449,7 +449,7 @@ fn source_key(sources: &[SourceConfig], source: Option<&str>) -> Result<String, 
 }
 
 /// A subscription's source and keywords, as the replies name them.
-fn describe(bot: &Bot, source_key: &str, keywords: Option<&str>) -> String {
+fn describe(bot: &Bot, source_key: &str, keywords: Option<&Keywords>) -> String {
     let source = if source_key == ALL_SOURCES {
         "every source".to_owned()
     } else {
@@ -461,7 +461,7 @@ fn describe(bot: &Bot, source_key: &str, keywords: Option<&str>) -> String {
     match keywords {
         Some(k) => format!(
             "{source} (items matching: {})",
-            crate::render::escape_markdown(k)
+            crate::render::escape_markdown(&k.to_string())
         ),
         None => source,
     }

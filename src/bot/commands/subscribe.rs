@@ -8,15 +8,12 @@ use super::{
 };
 use crate::bot::Bot;
 use crate::config::SourceConfig;
+use crate::domain::{Keywords, KeywordsError};
 use crate::store::outbox::Subscribed;
 
 pub const NAME: &str = "subscribe";
 pub const WHO: Who = Who::Admin;
 const KEYWORDS: &str = "keywords";
-
-/// At most this many keywords per subscription, each at most [`MAX_KEYWORD`] characters.
-pub const MAX_KEYWORDS: usize = 20;
-pub const MAX_KEYWORD: usize = 50;
 
 pub fn definition() -> CreateCommand {
     command(
@@ -50,8 +47,7 @@ pub fn definition() -> CreateCommand {
 pub struct Subscribe {
     /// The stored key of the source: a configured source's id, or every source.
     pub source: String,
-    /// The keywords as stored: comma-separated, without empties and repeats.
-    pub keywords: Option<String>,
+    pub keywords: Option<Keywords>,
     pub channel: i64,
 }
 
@@ -76,11 +72,11 @@ impl Subscribe {
                 inv.guild(),
                 channel,
                 &source,
-                keywords.as_deref(),
+                keywords.as_ref(),
                 inv.user_id,
             )
             .await?;
-        let what = describe(bot, &source, keywords.as_deref());
+        let what = describe(bot, &source, keywords.as_ref());
         Ok(Reply::public(match done {
             Subscribed::New => format!(
                 "<#{channel}> is subscribed to {what}: new issues published from now on are posted there."
@@ -96,30 +92,16 @@ impl Subscribe {
     }
 }
 
-/// Comma-separated keywords, trimmed, without empties and repeats: `None` for none at all.
-pub fn parse_keywords(raw: Option<&str>) -> Result<Option<String>, Reply> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    let mut words: Vec<String> = Vec::new();
-    for word in raw
-        .split([',', '，', '、'])
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-    {
-        if word.chars().count() > MAX_KEYWORD {
-            return Err(Reply::private(format!(
-                "Each keyword may be at most {MAX_KEYWORD} characters; separate keywords with commas."
-            )));
-        }
-        if !words.iter().any(|w| w.eq_ignore_ascii_case(word)) {
-            words.push(word.to_owned());
-        }
-    }
-    if words.len() > MAX_KEYWORDS {
-        return Err(Reply::private(format!(
-            "At most {MAX_KEYWORDS} keywords, separated by commas."
-        )));
-    }
-    Ok((!words.is_empty()).then(|| words.join(", ")))
+/// The `keywords` option: `None` when none were typed; a refusal saying what is accepted.
+fn parse_keywords(typed: Option<&str>) -> Result<Option<Keywords>, Reply> {
+    Keywords::parse(typed.unwrap_or_default()).map_err(|e| {
+        Reply::private(match e {
+            KeywordsError::TooLong { max } => format!(
+                "Each keyword may be at most {max} characters; separate keywords with commas."
+            ),
+            KeywordsError::TooMany { max } => {
+                format!("At most {max} keywords, separated by commas.")
+            }
+        })
+    })
 }

@@ -33,7 +33,7 @@ pub async fn run(bot: &Bot, inv: &Invocation) -> Result<Reply, CommandError> {
             text,
             "• <#{}> — {}",
             s.channel_id,
-            describe(bot, &s.source_key, s.keywords.as_deref())
+            describe(bot, &s.source_key, s.keywords.as_ref())
         );
         if let Some(reason) = s.pause_reason.as_deref().filter(|_| s.paused_at.is_some()) {
             let _ = write!(

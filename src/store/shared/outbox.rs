@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{FromRow, Transaction};
 
 use super::{Backend, Conn, Db};
-use crate::domain::DeliveryStatus;
+use crate::domain::{DeliveryStatus, Keywords};
 use crate::render::Message;
 use crate::store::contract::BackendContract;
 use crate::store::outbox::{
@@ -60,7 +60,7 @@ impl Backend {
         guild_id: i64,
         channel_id: i64,
         source_key: &str,
-        keywords: Option<&str>,
+        keywords: Option<&Keywords>,
         created_by: i64,
     ) -> Result<Subscribed> {
         let at = now();
@@ -87,7 +87,7 @@ impl Backend {
         .bind(guild_id)
         .bind(channel_id)
         .bind(source_key)
-        .bind(keywords)
+        .bind(keywords.map(Keywords::to_string))
         .bind(created_by)
         .bind(at)
         .execute(&mut *tx)
