@@ -142,7 +142,8 @@ pub struct Settings {
     pub fetch: crate::scrape::fetch::FetchLimits,
 }
 
-/// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, README: Configuration and Deployment).
+/// Which gateway shards this process runs (`BRIEFBOT_SHARDS`, README: Configuration and
+/// Deployment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shards {
     /// Every shard Discord recommends (`GET /gateway/bot`), all in this process.

@@ -1,10 +1,11 @@
-//! One process at a time polls the sources and posts the deliveries (README: Deployment): the holder of
-//! the store's [`Lease`], a database row with an expiry that only a working holder renews and
-//! a generation (the fencing token) that every write of the holder's work checks. Every process
+//! One process at a time polls the sources and posts the deliveries (README: Deployment): the
+//! holder of the store's [`Lease`], a database row with an expiry that only a working holder renews
+//! and a generation (the fencing token) that every write of the holder's work checks. Every process
 //! tries to take it; the holder renews it every sixth of its length ([`LeaseSettings`]), and a
 //! standby tries to take it as often once it has expired. So when the holder dies **or hangs**
 //! (SIGSTOP, a blocked runtime, a paused machine, a partition from the database), another takes
-//! over within the lease and a sixth (35 s by default), within the minute the takeover is promised in (README: Deployment).
+//! over within the lease and a sixth (35 s by default), within the minute the takeover is promised
+//! in (README: Deployment).
 //!
 //! A holder stops acting on its lease by its own clock half a lease after its last renewal
 //! began, before the lease can expire in the database: it posts nothing more (checked before

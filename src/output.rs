@@ -41,7 +41,8 @@ pub fn scraped_json(s: &ScrapedIssue) -> String {
 }
 
 /// A brief of `parse --json`, with the stored item it would be left out as the same story as
-/// (absent when none: it would be posted, and the object is README's `{headline, summary}` (Commands)).
+/// (absent when none: it would be posted, and the object is README's `{headline, summary}`
+/// (Commands)).
 #[derive(Debug, Serialize)]
 struct ParsedBrief<'a> {
     headline: &'a str,

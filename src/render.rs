@@ -1,6 +1,7 @@
 //! Pure Discord rendering: an issue becomes one or more messages of embeds that Discord always
-//! accepts (README: Slash commands, "How posts behave"). No serenity and no I/O here: the gateway side turns [`Message`] and
-//! [`Embed`] into its own builders, sets `allowed_mentions` to none and adds the nonce.
+//! accepts (README: Slash commands, "How posts behave"). No serenity and no I/O here: the gateway
+//! side turns [`Message`] and [`Embed`] into its own builders, sets `allowed_mentions` to none and
+//! adds the nonce.
 //!
 //! What this module guarantees, for any input:
 //!

@@ -1,4 +1,5 @@
-//! `briefbot scrape` and `briefbot parse`: pages fetched or read, parsed as the scraper does, printed.
+//! `briefbot scrape` and `briefbot parse`: pages fetched or read, parsed as the scraper does,
+//! printed.
 
 use std::io::Write;
 use std::path::Path;

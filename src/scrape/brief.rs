@@ -1,5 +1,5 @@
-//! Main-text lines → lead, brief items and clean text. Removes the noise README's Parsing lists: photo
-//! captions, captions shown twice (image alt and figcaption), bylines, the read-aloud widget,
+//! Main-text lines → lead, brief items and clean text. Removes the noise README's Parsing lists:
+//! photo captions, captions shown twice (image alt and figcaption), bylines, the read-aloud widget,
 //! copyright footers and comment-form text.
 
 use std::sync::LazyLock;

@@ -18,8 +18,8 @@ pub enum StoreError {
     /// Something the store's own rules say cannot happen did: a bug, reported as one.
     #[error("store invariant broken: {0}")]
     Invariant(&'static str),
-    /// Another process runs on this SQLite file (README: Deployment: one process per file): the whole line
-    /// to show.
+    /// Another process runs on this SQLite file (README: Deployment: one process per file): the
+    /// whole line to show.
     #[error("{0}")]
     InUse(String),
     /// This process no longer holds the scheduler lease: another took it (this one hung, or lost

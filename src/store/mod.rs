@@ -263,15 +263,15 @@ pub struct RunLock {
     _held: Option<sqlite::FileLock>,
 }
 
-/// The right to be the one process that polls the sources and posts the deliveries (README: Deployment):
-/// a row of the database (`scheduler_lease`) held until an expiry that only a working holder
-/// renews, and a generation that grows at every taking. The generation is the fencing token:
-/// every write of the holder's work (claims, attempts, records, finishes, retries, pauses)
-/// checks it in its own transaction, so a holder that lost the lease (it hung, or was cut off
-/// from the database, for longer than the lease) writes nothing more when it wakes up; and the
-/// holder stops acting on it by its own clock at half the lease, before it can expire, so it
-/// posts nothing more either. On SQLite, whose file one process owns (a lock file), it is
-/// always granted, with a new generation at each taking, through the same writes.
+/// The right to be the one process that polls the sources and posts the deliveries (README:
+/// Deployment): a row of the database (`scheduler_lease`) held until an expiry that only a working
+/// holder renews, and a generation that grows at every taking. The generation is the fencing token:
+/// every write of the holder's work (claims, attempts, records, finishes, retries, pauses) checks
+/// it in its own transaction, so a holder that lost the lease (it hung, or was cut off from the
+/// database, for longer than the lease) writes nothing more when it wakes up; and the holder stops
+/// acting on it by its own clock at half the lease, before it can expire, so it posts nothing more
+/// either. On SQLite, whose file one process owns (a lock file), it is always granted, with a new
+/// generation at each taking, through the same writes.
 ///
 /// Before issue 19 the lease was a session advisory lock on a connection of its own: a holder
 /// that hung (SIGSTOP, a blocked runtime, a paused machine) kept its connection and so the lock

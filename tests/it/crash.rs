@@ -183,10 +183,11 @@ async fn killed_at_any_point_and_restarted_every_channel_gets_every_part_exactly
     );
 }
 
-/// README: Deployment: one process per SQLite file. A second `briefbot run` on the same file (started by
-/// mistake, by a second service manager, twice by a script) refuses to start with one line and
-/// exit code 2, and the first goes on alone: an issue stored afterwards is posted once. Before,
-/// both ran, and both posted it (the fake forgets nonces at once, as Discord does after minutes).
+/// README: Deployment: one process per SQLite file. A second `briefbot run` on the same file
+/// (started by mistake, by a second service manager, twice by a script) refuses to start with one
+/// line and exit code 2, and the first goes on alone: an issue stored afterwards is posted once.
+/// Before, both ran, and both posted it (the fake forgets nonces at once, as Discord does after
+/// minutes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_sqlite_file_refuses_to_start_and_the_first_posts_once() {
     let db = TestDb::sqlite();

@@ -1,10 +1,10 @@
-//! Several `briefbot run` processes on one PostgreSQL database (README: Deployment): three processes, each
-//! running one of three gateway shards, one fake Discord that routes each guild's events to its
-//! shard's session (Discord's `(guild_id >> 22) % shards`) and enforces the global limit of 50
-//! requests a second, one fake news site. Every channel gets every issue exactly once, however
-//! many processes could post it; the process holding the scheduler lease is killed (SIGKILL) and
-//! another takes over; each guild's interactions are answered once, by its shard's process.
-//! Runs only when the suite runs on PostgreSQL (`BRIEFBOT_TEST_POSTGRES`).
+//! Several `briefbot run` processes on one PostgreSQL database (README: Deployment): three
+//! processes, each running one of three gateway shards, one fake Discord that routes each guild's
+//! events to its shard's session (Discord's `(guild_id >> 22) % shards`) and enforces the global
+//! limit of 50 requests a second, one fake news site. Every channel gets every issue exactly once,
+//! however many processes could post it; the process holding the scheduler lease is killed
+//! (SIGKILL) and another takes over; each guild's interactions are answered once, by its shard's
+//! process. Runs only when the suite runs on PostgreSQL (`BRIEFBOT_TEST_POSTGRES`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -590,12 +590,12 @@ async fn taken_over(others: &[Process], since: std::time::Instant) -> u64 {
 
 const SMALL: u64 = 30;
 
-/// README: Deployment, issue 19 item 2: the leader frozen with SIGSTOP in the middle of a fan-out, for
-/// longer than its lease, and an issue published meanwhile. Before, its advisory lock lived on
-/// with its connection: nobody took over, and nothing was posted until it was thawed. Now
-/// another process takes over within a minute and every channel gets every issue once; the
-/// thawed leader, which had posts in flight, posts nothing more (the fake forgets nonces at
-/// once: only the lease's own clock and fencing token prevent doubles).
+/// README: Deployment, issue 19 item 2: the leader frozen with SIGSTOP in the middle of a fan-out,
+/// for longer than its lease, and an issue published meanwhile. Before, its advisory lock lived on
+/// with its connection: nobody took over, and nothing was posted until it was thawed. Now another
+/// process takes over within a minute and every channel gets every issue once; the thawed leader,
+/// which had posts in flight, posts nothing more (the fake forgets nonces at once: only the lease's
+/// own clock and fencing token prevent doubles).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_leader_is_replaced_within_a_minute_and_posts_nothing_more_when_thawed() {
     let Some(db) = TestDb::postgres_only("the lease is shared on PostgreSQL") else {
@@ -652,13 +652,13 @@ async fn a_frozen_leader_is_replaced_within_a_minute_and_posts_nothing_more_when
     assert!(log.contains("scheduler lease was lost"), "{log}");
 }
 
-/// README: Deployment, issue 19 items 2-4: the leader's database traffic blackholed (a partition: its
-/// connections stay open, nothing passes) in the middle of a fan-out, while it still reaches
+/// README: Deployment, issue 19 items 2-4: the leader's database traffic blackholed (a partition:
+/// its connections stay open, nothing passes) in the middle of a fan-out, while it still reaches
 /// Discord; then its connections cut and restored, so it reconnects. Each process reaches
-/// PostgreSQL through a proxy of its own. Before, the blackholed leader kept its advisory lock
-/// (the server never saw its connection end): nobody took over. Now another takes over within
-/// a minute, every issue reaches every channel once, and the reconnected old leader posts
-/// nothing that was already posted.
+/// PostgreSQL through a proxy of its own. Before, the blackholed leader kept its advisory lock (the
+/// server never saw its connection end): nobody took over. Now another takes over within a minute,
+/// every issue reaches every channel once, and the reconnected old leader posts nothing that was
+/// already posted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_the_database_is_replaced_and_posts_nothing_twice_when_it_reconnects()
 {

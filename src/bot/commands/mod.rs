@@ -1,8 +1,8 @@
-//! Slash commands (README: Slash commands), one file each: its name, its definition with Korean localizations,
-//! who may run it, how its options parse, and its `run`, a plain function from parsed options
-//! to the reply. [`Command::parse`] turns an interaction into a [`Command`] once, so a command's
-//! `run` never sees a string it must check again; [`handle`] refuses, defers, runs and answers.
-//! A refusal anywhere is a [`CommandError::User`], so `?` carries it to the one place that
+//! Slash commands (README: Slash commands), one file each: its name, its definition with Korean
+//! localizations, who may run it, how its options parse, and its `run`, a plain function from
+//! parsed options to the reply. [`Command::parse`] turns an interaction into a [`Command`] once, so
+//! a command's `run` never sees a string it must check again; [`handle`] refuses, defers, runs and
+//! answers. A refusal anywhere is a [`CommandError::User`], so `?` carries it to the one place that
 //! answers.
 
 pub mod news;

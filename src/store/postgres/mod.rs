@@ -1,6 +1,6 @@
-//! The PostgreSQL backend: one database that several `briefbot run` processes share (README: Deployment).
-//! Every transaction that reads before it writes takes one transaction-scoped advisory lock
-//! first, so such transactions are serialized across every process exactly as SQLite's
+//! The PostgreSQL backend: one database that several `briefbot run` processes share (README:
+//! Deployment). Every transaction that reads before it writes takes one transaction-scoped advisory
+//! lock first, so such transactions are serialized across every process exactly as SQLite's
 //! `BEGIN IMMEDIATE` serializes them within one: the same rules, proven on both. Search is a
 //! `tsvector` of the same terms with a GIN index.
 
@@ -237,8 +237,8 @@ impl BackendContract for Backend {
     // (`FOR UPDATE SKIP LOCKED`: two processes asking at once get different deliveries, neither
     // waits), and one claimed by another process is left alone while that process lives (its
     // presence lock is held); a dead process's claim is void at once, and its in-doubt parts are
-    // reconciled by whoever takes the delivery (RELIABILITY.md). The lease holder (`fence`) claims in a
-    // transaction that checks its lease first, and ignores every other claim: only the holder
+    // reconciled by whoever takes the delivery (RELIABILITY.md). The lease holder (`fence`) claims
+    // in a transaction that checks its lease first, and ignores every other claim: only the holder
     // posts, so a claim ends with its holder's lease (issue 19: a former holder that could not
     // release its claims used to keep them from the new one while it lived).
     async fn due_delivery(

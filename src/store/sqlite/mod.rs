@@ -33,9 +33,9 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
     SqliteConnectOptions::from_str(url).map_err(|e| StoreError::cannot_open(url, e))
 }
 
-/// The lock of one `briefbot run` on a database file (README: Deployment: one process per SQLite file):
-/// an exclusive advisory lock (`flock`) on `<file>.lock` beside it. The operating system frees
-/// it when the process ends, however it ends (a crash, SIGKILL), so it never goes stale.
+/// The lock of one `briefbot run` on a database file (README: Deployment: one process per SQLite
+/// file): an exclusive advisory lock (`flock`) on `<file>.lock` beside it. The operating system
+/// frees it when the process ends, however it ends (a crash, SIGKILL), so it never goes stale.
 #[derive(Debug)]
 pub struct FileLock {
     _file: std::fs::File,
