@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{Deliverer, Step};
 use crate::domain::{DeliveryKind, DeliveryStatus};
-use crate::render::{self, IssueView, ItemFilter};
+use crate::render::{self, ItemFilter};
 use crate::store::outbox::{DueDelivery, Frozen, STORY_MEMORY};
 use crate::store::{self, StoreError, StoredIssue};
 
@@ -58,14 +58,7 @@ impl Deliverer {
             .source_names
             .get(issue.source_id.as_str())
             .map_or(issue.source_id.as_str(), String::as_str);
-        let view = IssueView {
-            title: &issue.title,
-            url: issue.url.as_str(),
-            source_name,
-            published_at: issue.published_at,
-            lead: &issue.lead,
-            briefs: &issue.briefs,
-        };
+        let view = issue.view(source_name);
         let Some(selected) = render::selected_items(&issue.briefs, &filter, &skip) else {
             self.store
                 .finish_delivery(d, DeliveryStatus::Skipped, &[], None)

@@ -208,12 +208,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
     let mut tx = target.pool().begin().await?;
     // The copy reads each SQLite table while its transaction waits, and inserts in large
     // batches: neither bound of the pool's connections applies to it.
-    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SET LOCAL statement_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
+    postgres::Backend::unbounded(&mut tx).await?;
     // Every table the copy fills must be empty (before issue 19 only issues and subscriptions
     // were looked at: a database holding, say, other sources or searches was mixed into).
     let mut occupied = Vec::new();

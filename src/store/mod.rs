@@ -115,6 +115,20 @@ pub struct StoredIssue {
     pub briefs: Vec<Brief>,
 }
 
+impl StoredIssue {
+    /// The issue as [`crate::render`] posts it, under `source_name`.
+    pub fn view<'a>(&'a self, source_name: &'a str) -> crate::render::IssueView<'a> {
+        crate::render::IssueView {
+            title: &self.title,
+            url: self.url.as_str(),
+            source_name,
+            published_at: self.published_at,
+            lead: &self.lead,
+            briefs: &self.briefs,
+        }
+    }
+}
+
 /// A stored brief that tells the same story as the one looked up, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SameStory {

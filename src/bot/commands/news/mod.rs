@@ -13,7 +13,7 @@ use super::{CommandError, Invocation, Options, Reply, SOURCE, Who, command, opti
 use crate::bot::Bot;
 use crate::config::SourceConfig;
 use crate::domain::{SourceId, kst};
-use crate::render::{self, IssueView, ItemFilter, escape_markdown};
+use crate::render::{self, ItemFilter, escape_markdown};
 use crate::store::StoredIssue;
 
 pub const NAME: &str = "news";
@@ -267,15 +267,7 @@ fn issues_reply(bot: &Bot, text: String, issues: &[StoredIssue]) -> Reply {
             .iter()
             .find(|s| s.id == issue.source_id)
             .map_or(issue.source_id.as_str(), |s| s.name.as_str());
-        let view = IssueView {
-            title: &issue.title,
-            url: issue.url.as_str(),
-            source_name: name,
-            published_at: issue.published_at,
-            lead: &issue.lead,
-            briefs: &issue.briefs,
-        };
-        for m in render::render_issue(&view, &ItemFilter::All, &Default::default()) {
+        for m in render::render_issue(&issue.view(name), &ItemFilter::All, &Default::default()) {
             messages.push(m.embeds.iter().map(crate::discord::embed).collect());
         }
     }
