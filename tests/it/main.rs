@@ -9,6 +9,7 @@
 //!   addresses a scraped link may make it fetch, directly and through a proxy.
 //! - `dedup` — the near-duplicate rule on labelled pairs, and through the real binary;
 //!   `search` — search quality on a fixture corpus through the real store.
+//! - `contract` — the fake Discord's check against Discord's OpenAPI description.
 //! - `deliver` — the delivery worker one step at a time (`TestApp::idle`); `bot` — the whole app
 //!   (`spawn_app`): slash commands, posts, the gateway; `http` — the operator's endpoint.
 //! - `cli` — the `briefbot` binary as an operator runs it; `crash` — the same binary killed
@@ -17,6 +18,7 @@
 
 mod bot;
 mod cli;
+mod contract;
 mod crash;
 mod dedup;
 mod deliver;

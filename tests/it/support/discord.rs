@@ -12,7 +12,13 @@
 //! - a post can be created and its answer lost (a 502) or never sent at all (a stall);
 //! - channels can answer with scripted or permanent errors; the rate limits can be enforced;
 //! - every message and interaction reply is checked for `allowed_mentions`: one that could ping
-//!   fails the test when the fake is dropped.
+//!   fails the test when the fake is dropped;
+//! - every request is held to Discord's published OpenAPI description ([`contract`]): a path,
+//!   method, query parameter or JSON body it does not allow fails the test when the fake is
+//!   dropped.
+
+#[path = "contract.rs"]
+pub mod contract;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -73,6 +79,8 @@ struct DiscordState {
     messages: Vec<Posted>,
     /// Statuses to answer a channel's next posts with, in order.
     scripted: HashMap<u64, VecDeque<u16>>,
+    /// Requests Discord's OpenAPI description does not allow ([`contract`]).
+    violations: Vec<String>,
     /// Channels that always answer with this status.
     broken: HashMap<u64, u16>,
     /// Posts to a channel whose message is stored but whose answer is lost (a 502 instead).
@@ -161,6 +169,12 @@ impl Drop for FakeDiscord {
         self.server.abort();
         self.gateway.abort();
         if !std::thread::panicking() {
+            let violations = self.state.lock().unwrap().violations.clone();
+            assert!(
+                violations.is_empty(),
+                "the bot sent requests Discord's OpenAPI description does not allow:\n{}",
+                violations.join("\n")
+            );
             let unguarded = self.unguarded();
             assert!(
                 unguarded.is_empty(),
@@ -194,6 +208,7 @@ impl FakeDiscord {
             .route("/api/v10/interactions/{id}/{token}/callback", post(interaction_callback))
             .route("/api/v10/webhooks/{app}/{token}/messages/@original", patch(edit_original))
             .route("/api/v10/webhooks/{app}/{token}", post(create_followup))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), hold_to_contract))
             .with_state(state.clone());
         // Like Discord's servers, answer without Nagle's delay (else a reply can wait 40 ms for
         // the peer's delayed ACK).
@@ -481,6 +496,34 @@ impl FakeDiscord {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// Holds every request to Discord's published contract before the fake answers it; what it
+/// refuses is kept and fails the test (see `Drop`). A body that is not JSON (multipart with
+/// files; the bot sends none) is not checked.
+async fn hold_to_contract(
+    State(state): State<Arc<Mutex<DiscordState>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+    if let Err(violation) = contract::check(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        json.as_ref(),
+    ) {
+        state.lock().unwrap().violations.push(violation);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 fn error(status: u16) -> Response {
