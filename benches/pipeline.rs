@@ -147,28 +147,42 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         .unwrap_or(100_000);
     let per_issue = 5;
     let words = vocabulary();
+    // `BENCH_KEEP=1` keeps the corpus for the next run (which then skips the ingest and the
+    // upgrade): a SQLite file under `target/bench/`, a PostgreSQL database of its own.
+    let keep = std::env::var_os("BENCH_KEEP").is_some();
     let dir = tempfile::tempdir().unwrap();
+    let kept = root().join("target/bench");
     rt.block_on(async {
         let (url, engine) = match std::env::var("BENCH_POSTGRES") {
-            Ok(server) => (
-                DatabaseUrl::Postgres(
-                    common::postgres_database(&server, "briefbot_bench_dedup_fresh").await,
-                ),
-                "PostgreSQL",
-            ),
-            Err(_) => (
-                DatabaseUrl::Sqlite(format!(
-                    "sqlite://{}",
-                    dir.path().join("bench.db").display()
-                )),
-                "SQLite file",
-            ),
+            Ok(server) => {
+                let name = if keep {
+                    format!("briefbot_bench_dedup_{n}")
+                } else {
+                    "briefbot_bench_dedup_fresh".to_owned()
+                };
+                let url = common::postgres_database(&server, &name).await;
+                (DatabaseUrl::Postgres(url), "PostgreSQL")
+            }
+            Err(_) => {
+                let file = if keep {
+                    std::fs::create_dir_all(&kept).unwrap();
+                    kept.join(format!("dedup-{n}.db"))
+                } else {
+                    dir.path().join("bench.db")
+                };
+                (DatabaseUrl::Sqlite(format!("sqlite://{}", file.display())), "SQLite file")
+            }
         };
         println!("\n## Near-duplicate check against {n} stored briefs ({engine}, LSH band index)");
         let store = Store::open(&url).await.unwrap();
         let source = SourceId::parse("bench").unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut sample = Vec::new();
+        // A kept corpus is whole when its last issue is stored (one transaction each).
+        let last = store.latest(1, None).await.unwrap();
+        let whole = format!("https://bench.example/issue/{}", n / per_issue - 1);
+        let reuse = last.first().is_some_and(|i| i.url.as_str() == whole);
+        assert!(last.is_empty() || reuse, "the kept corpus is partial: delete it");
         let started = Instant::now();
         for i in 0..n / per_issue {
             let briefs: Vec<Brief> = (0..per_issue).map(|_| brief(&mut rng, &words)).collect();
@@ -182,16 +196,23 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 sentence(&mut rng, &words, 30),
                 briefs,
             );
+            if reuse {
+                continue;
+            }
             let page = SourcePage { url: issue.url.as_str(), html: "", format: "bench" };
             store.record_issue(&source, &issue, &[], &page).await.unwrap();
         }
         let load = started.elapsed();
-        println!(
+        if reuse {
+            println!("ingest: skipped, the kept corpus of {n} briefs is used (BENCH_KEEP)");
+        } else {
+            println!(
             "ingest: {n} briefs in {} issues took {:.1} s ({:.0} briefs/s, each with its own near-duplicate check)",
             n / per_issue,
             load.as_secs_f64(),
             n as f64 / load.as_secs_f64()
         );
+        }
 
         let fresh: Vec<Brief> = (0..1000).map(|_| brief(&mut rng, &words)).collect();
         let near: Vec<Brief> = sample.iter().cycle().take(1000).map(|b| reworded(&mut rng, b)).collect();
@@ -218,6 +239,10 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         }
 
         // The upgrade from the previous rule: every brief's story told apart again on open.
+        if keep {
+            store.close().await;
+            return;
+        }
         briefbot::store::testing::as_previous_rule(&store, &[]).await.unwrap();
         store.close().await;
         let started = Instant::now();

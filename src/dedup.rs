@@ -65,23 +65,31 @@ pub const HEADLINE_CANDIDATES: usize = 4;
 pub const BAND_CANDIDATES: usize = 16;
 pub const SUBJECT_CANDIDATES: usize = 8;
 
-/// The version of the rule that assigned the stories stored in a database: a database of an
-/// earlier one is re-fingerprinted on open ([`restory`]). 1: character 3-grams alone; 2: who and
-/// how much ([`story`]).
-pub const RULE_VERSION: i64 = 2;
+/// The version of the rule that assigned the stories stored in a database, and of what it stores
+/// with each brief: a database of an earlier one is re-fingerprinted on open ([`restory`]).
+/// 1: character 3-grams alone; 2: who and how much ([`story`]); 3: the same rule, each brief's
+/// terms stored with it ([`BriefPrints::terms`]).
+pub const RULE_VERSION: i64 = 3;
+
+/// A stored brief as the current rule reads it ([`restory`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retold {
+    /// Its story: its own id, or the story of the brief it retells.
+    pub story: i64,
+    pub subject_key: String,
+    pub terms: Vec<u8>,
+}
 
 /// The stories of stored briefs (id, headline, summary; in id order) told apart by the current
 /// rule, as storing them one by one would: each brief's story is that of the first earlier brief
 /// of the same headline, shared bands or same subject that tells the same story (as the store's
-/// `story_of` finds it), else its own id. Returns (story, subject key) for each, in order.
-pub fn restory<'a>(
-    briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>,
-) -> Vec<(i64, String)> {
+/// `story_of` finds it), else its own id. One for each, in order.
+pub fn restory<'a>(briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>) -> Vec<Retold> {
     use std::collections::HashMap;
     let mut by_headline: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_band: HashMap<i64, Vec<usize>> = HashMap::new();
-    let mut stories: Vec<(i64, String)> = Vec::new();
+    let mut stories: Vec<Retold> = Vec::new();
     let mut kept: Vec<(String, Story)> = Vec::new();
     for (index, (id, headline, summary)) in briefs.into_iter().enumerate() {
         let prints = BriefPrints::of(headline, summary);
@@ -112,7 +120,7 @@ pub fn restory<'a>(
                 let (other_key, other_story) = &kept[*other];
                 prints.judge(other_key, other_story).0
             })
-            .map_or(id, |other| stories[other].0);
+            .map_or(id, |other| stories[other].story);
         by_headline
             .entry(prints.headline_key.clone())
             .or_default()
@@ -126,7 +134,11 @@ pub fn restory<'a>(
         for band in &prints.bands {
             by_band.entry(*band).or_default().push(index);
         }
-        stories.push((story, prints.subject_key.clone()));
+        stories.push(Retold {
+            story,
+            subject_key: prints.subject_key.clone(),
+            terms: prints.terms.clone(),
+        });
         kept.push((prints.headline_key, prints.story));
     }
     stories
@@ -198,19 +210,50 @@ pub struct BriefPrints {
     pub story: Story,
     /// [`Story::subject_key`]: candidates of the same subject are found by it too.
     pub subject_key: String,
+    /// [`Story::terms_print`], stored with the brief: a candidate with little in common is
+    /// passed over by it without its text being read.
+    pub terms: Vec<u8>,
+}
+
+/// A stored item as the store hands it over to be compared: its text, and the headline key and
+/// terms print stored with it (`None` for a print not written yet).
+#[derive(Debug, Clone, Copy)]
+pub struct Stored<'a> {
+    pub headline: &'a str,
+    pub summary: &'a str,
+    pub headline_key: &'a str,
+    pub terms: Option<&'a [u8]>,
 }
 
 impl BriefPrints {
     /// Why a stored item (its headline and summary) tells the same story as this one, or `None`
     /// when it tells another: [`same_story`], and the same headline is the same story unless
-    /// something contradicts. A candidate with too little in common is passed over after its
-    /// terms are read ([`Story::may_share_story`]), before the rest of its story is.
+    /// something contradicts.
     pub fn same_story_as(&self, headline: &str, summary: &str) -> Option<String> {
-        let key = headline_key(headline);
-        if key != self.headline_key && !self.story.may_share_story(headline, summary) {
-            return None;
+        self.same_story_as_stored(Stored {
+            headline,
+            summary,
+            headline_key: &headline_key(headline),
+            terms: None,
+        })
+    }
+
+    /// [`BriefPrints::same_story_as`] for an item read from the store. A candidate with too
+    /// little in common is passed over after its stored terms are read
+    /// ([`Story::may_share_print`]; from its text when it has none:
+    /// [`Story::may_share_story`]), before the rest of its story is: most candidates are, and
+    /// reading a story from its text is what a check would otherwise spend most of its time on.
+    pub fn same_story_as_stored(&self, item: Stored<'_>) -> Option<String> {
+        if item.headline_key != self.headline_key {
+            let may = item
+                .terms
+                .and_then(|print| self.story.may_share_print(print))
+                .unwrap_or_else(|| self.story.may_share_story(item.headline, item.summary));
+            if !may {
+                return None;
+            }
         }
-        let (same, why) = self.judge(&key, &Story::of(headline, summary));
+        let (same, why) = self.judge(item.headline_key, &Story::of(item.headline, item.summary));
         same.then_some(why)
     }
 
@@ -238,6 +281,7 @@ impl BriefPrints {
             headline_key: headline_key(headline),
             bands: band_keys(&shingles, BRIEF_LSH),
             subject_key: story.subject_key(),
+            terms: story.terms_print(),
             story,
         }
     }

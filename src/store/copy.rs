@@ -18,9 +18,10 @@ enum Col {
     OptText,
     Time,
     OptTime,
+    OptBytes,
 }
 
-use Col::{Int, OptInt, OptText, OptTime, Text, Time};
+use Col::{Int, OptBytes, OptInt, OptText, OptTime, Text, Time};
 
 /// Every table, parents before children (foreign keys), with every column.
 const TABLES: &[(&str, &[(&str, Col)])] = &[
@@ -82,6 +83,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("headline_key", Text),
             ("story_id", Int),
             ("subject_key", Text),
+            ("story_terms", OptBytes),
         ],
     ),
     (
@@ -187,6 +189,7 @@ enum Value {
     Int(Option<i64>),
     Text(Option<String>),
     Time(Option<DateTime<Utc>>),
+    Bytes(Option<Vec<u8>>),
 }
 
 impl Store {
@@ -255,6 +258,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
                     OptText => Value::Text(row.try_get(i).map_err(unreadable)?),
                     Time => Value::Time(Some(row.try_get(i).map_err(unreadable)?)),
                     OptTime => Value::Time(row.try_get(i).map_err(unreadable)?),
+                    OptBytes => Value::Bytes(row.try_get(i).map_err(unreadable)?),
                 });
             }
             values.push(row_values);
@@ -270,6 +274,7 @@ async fn copy(source: &sqlite::Backend, target: &postgres::Backend) -> Result<Co
                         Value::Int(v) => row.push_bind(*v),
                         Value::Text(v) => row.push_bind(v.clone()),
                         Value::Time(v) => row.push_bind(*v),
+                        Value::Bytes(v) => row.push_bind(v.clone()),
                     };
                 }
             });

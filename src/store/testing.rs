@@ -114,8 +114,13 @@ pub async fn size_on_disk(store: &Store) -> Result<u64> {
 
 /// The database as the previous near-duplicate rule (character 3-grams alone) could have left
 /// it: these briefs put into these stories (brief id, story id), as that rule merged template
-/// twins, subjects unwritten, and the rule's version 1, so the next open tells the stories apart
+/// twins, subjects and terms unwritten, and the rule's version 1, so the next open tells the stories apart
 /// again. What channels received and pending deliveries' frozen stories are left as they are.
 pub async fn as_previous_rule(store: &Store, merges: &[(i64, i64)]) -> Result<()> {
     each_backend!(store, as_previous_rule(merges))
+}
+
+/// How many stored briefs have no terms stored with them (`dedup::BriefPrints::terms`).
+pub async fn unprinted_briefs(store: &Store) -> Result<i64> {
+    each_backend!(store, unprinted_briefs())
 }

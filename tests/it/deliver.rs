@@ -1289,6 +1289,13 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
     let old = w.store.brief_rows(first).await.unwrap();
     let new = w.store.brief_rows(second).await.unwrap();
     assert_ne!(new[0].1, old[0].1, "the current rule tells the twins apart");
+    assert_eq!(
+        briefbot::store::testing::unprinted_briefs(&w.store)
+            .await
+            .unwrap(),
+        0,
+        "each brief is stored with its terms"
+    );
     briefbot::store::testing::as_previous_rule(
         &w.store,
         &[(new[0].0, old[0].1), (new[1].0, old[1].1)],
@@ -1296,8 +1303,14 @@ async fn a_database_of_the_previous_rule_tells_twins_apart_on_open_and_keeps_wha
     .await
     .unwrap();
 
-    // The upgrade: opening the database tells them apart again.
+    // The upgrade: opening the database tells them apart again, and stores each brief's terms.
     let store = w.db.store().await;
+    assert_eq!(
+        briefbot::store::testing::unprinted_briefs(&store)
+            .await
+            .unwrap(),
+        0
+    );
     let rows = store.brief_rows(second).await.unwrap();
     assert_eq!(
         rows[0].1, rows[0].0,

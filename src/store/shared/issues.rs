@@ -303,7 +303,11 @@ impl Backend {
     }
 
     pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
-        Ok(self.same_story_as(brief).await?.map(|same| same.story_id))
+        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
+        let mut conn = self.pool().acquire().await?;
+        Ok(story_of(&mut conn, &prints)
+            .await?
+            .map(|(_, story, _)| story))
     }
 
     pub async fn same_story_as(&self, brief: &Brief) -> Result<Option<SameStory>> {
@@ -389,21 +393,27 @@ impl Backend {
                 .map(|(id, _, headline, summary, _)| (*id, headline.as_str(), summary.as_str())),
         );
         let mut changed = 0;
-        for ((id, _, _, _, old), (new, subject)) in briefs.iter().zip(&stories) {
-            changed += usize::from(old != new);
-            sqlx::query("UPDATE briefs SET story_id = $2, subject_key = $3 WHERE id = $1")
-                .bind(id)
-                .bind(new)
-                .bind(subject)
-                .execute(&mut *tx)
-                .await?;
+        for ((id, _, _, _, old), new) in briefs.iter().zip(&stories) {
+            changed += usize::from(*old != new.story);
+            sqlx::query(
+                "UPDATE briefs SET story_id = $2, subject_key = $3, story_terms = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(new.story)
+            .bind(&new.subject_key)
+            .bind(&new.terms)
+            .execute(&mut *tx)
+            .await?;
         }
         // Old story → new stories: of all its items, and by issue of the items in it.
         let mut all: HashMap<i64, BTreeSet<i64>> = HashMap::new();
         let mut by_issue: HashMap<(i64, i64), BTreeSet<i64>> = HashMap::new();
-        for ((_, issue, _, _, old), (new, _)) in briefs.iter().zip(&stories) {
-            all.entry(*old).or_default().insert(*new);
-            by_issue.entry((*issue, *old)).or_default().insert(*new);
+        for ((_, issue, _, _, old), new) in briefs.iter().zip(&stories) {
+            all.entry(*old).or_default().insert(new.story);
+            by_issue
+                .entry((*issue, *old))
+                .or_default()
+                .insert(new.story);
         }
         let sent: Vec<(i64, i64, String)> = sqlx::query_as(
             "SELECT channel_id, issue_id, stories FROM deliveries
@@ -608,15 +618,14 @@ async fn candidates(conn: &mut Conn, kind: &str, keys: &[i64]) -> Result<Vec<i64
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // Only placeholders are formatted into the SQL; the keys themselves are bound.
+    // Only placeholders and the constant limit are formatted into the SQL (a bound limit is
+    // planned again each time: see `story_of`); the keys themselves are bound.
     let sql = format!(
         "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
-         GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $2",
-        placeholders(3, keys.len())
+         GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {MAX_CANDIDATES}",
+        placeholders(2, keys.len())
     );
-    let mut query = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(kind)
-        .bind(MAX_CANDIDATES);
+    let mut query = sqlx::query_scalar(AssertSqlSafe(sql)).bind(kind);
     for k in keys {
         query = query.bind(*k);
     }
@@ -707,48 +716,60 @@ async fn story_of(
 ) -> Result<Option<(i64, i64, String)>> {
     // One query for every candidate (each query is a round trip, on SQLite a hop to sqlx's
     // worker thread and back): the items of the same headline, those sharing the most LSH bands,
-    // the newest of the same subject, in that order. Only placeholders are formatted into the
-    // SQL; the keys themselves are bound.
+    // the newest of the same subject, in that order. Only placeholders and the constant limits
+    // are formatted into the SQL; the keys themselves are bound. The limits are not bound: SQLite
+    // plans around a bound LIMIT's value, so binding it again (every check) would make it parse
+    // and plan the statement again each time, 40 % of the query's time (BENCHMARKS.md).
     let bands = if prints.bands.is_empty() {
         "NULL".to_owned()
     } else {
-        placeholders(6, prints.bands.len())
+        placeholders(3, prints.bands.len())
     };
+    let (by_headline, by_bands, by_subject) = (
+        dedup::HEADLINE_CANDIDATES,
+        dedup::BAND_CANDIDATES,
+        dedup::SUBJECT_CANDIDATES,
+    );
     let sql = format!(
         "WITH by_headline AS (
-             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1 ORDER BY id LIMIT $5
+             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1
+             ORDER BY id LIMIT {by_headline}
          ), by_bands AS (
              SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
              WHERE kind = 'brief' AND band IN ({bands})
-             GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT $3
+             GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {by_bands}
          ), by_subject AS (
              SELECT id, 2 AS src, -id AS rank FROM briefs
-             WHERE subject_key = $2 AND subject_key <> '' ORDER BY id DESC LIMIT $4
+             WHERE subject_key = $2 AND subject_key <> '' ORDER BY id DESC LIMIT {by_subject}
          )
-         SELECT b.id, b.story_id, b.headline, b.summary
+         SELECT b.id, b.story_id, b.headline, b.summary, b.headline_key, b.story_terms
          FROM (SELECT id, src, rank FROM by_headline
                UNION ALL SELECT id, src, rank FROM by_bands
                UNION ALL SELECT id, src, rank FROM by_subject) c
          JOIN briefs b ON b.id = c.id
          ORDER BY c.src, c.rank, b.id"
     );
-    let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(AssertSqlSafe(sql))
+    type Row = (i64, i64, String, String, String, Option<Vec<u8>>);
+    let mut query = sqlx::query_as::<_, Row>(AssertSqlSafe(sql))
         .bind(&prints.headline_key)
-        .bind(&prints.subject_key)
-        .bind(dedup::BAND_CANDIDATES as i64)
-        .bind(dedup::SUBJECT_CANDIDATES as i64)
-        .bind(dedup::HEADLINE_CANDIDATES as i64);
+        .bind(&prints.subject_key);
     for key in &prints.bands {
         query = query.bind(*key);
     }
     let mut rows = query.fetch_all(&mut *conn).await?;
     let mut seen = HashSet::new();
     rows.retain(|(id, ..)| seen.insert(*id));
-    Ok(rows.into_iter().find_map(|(id, story, headline, summary)| {
-        prints
-            .same_story_as(&headline, &summary)
-            .map(|why| (id, story, why))
-    }))
+    Ok(rows
+        .iter()
+        .find_map(|(id, story, headline, summary, key, terms)| {
+            let why = prints.same_story_as_stored(dedup::Stored {
+                headline,
+                summary,
+                headline_key: key,
+                terms: terms.as_deref(),
+            })?;
+            Some((*id, *story, why))
+        }))
 }
 
 async fn insert_brief(
@@ -761,8 +782,8 @@ async fn insert_brief(
     let story = story_of(conn, prints).await?.map(|(_, story, _)| story);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO briefs (issue_id, position, headline, summary, headline_key, story_id,
-                             subject_key)
-         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0), $7) RETURNING id",
+                             subject_key, story_terms)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 0), $7, $8) RETURNING id",
     )
     .bind(issue_id)
     .bind(position)
@@ -771,6 +792,7 @@ async fn insert_brief(
     .bind(&prints.headline_key)
     .bind(story)
     .bind(&prints.subject_key)
+    .bind(&prints.terms)
     .fetch_one(&mut *conn)
     .await?;
     if story.is_none() {

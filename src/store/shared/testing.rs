@@ -72,6 +72,15 @@ pub async fn indexed_documents(b: &Backend) -> Result<i64> {
         .await?)
 }
 
+/// See [`crate::store::testing::unprinted_briefs`].
+pub async fn unprinted_briefs(b: &Backend) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM briefs WHERE story_terms IS NULL")
+            .fetch_one(b.pool())
+            .await?,
+    )
+}
+
 /// See [`crate::store::testing::as_previous_rule`].
 pub async fn as_previous_rule(b: &Backend, merges: &[(i64, i64)]) -> Result<()> {
     let mut tx = b.pool().begin().await?;
@@ -82,7 +91,7 @@ pub async fn as_previous_rule(b: &Backend, merges: &[(i64, i64)]) -> Result<()> 
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("UPDATE briefs SET subject_key = ''")
+    sqlx::query("UPDATE briefs SET subject_key = '', story_terms = NULL")
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE dedup_rule SET version = 1 WHERE id = 1")
