@@ -95,6 +95,7 @@ pub fn restory<'a>(briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>) ->
         let prints = BriefPrints::of(headline, summary);
         let mut candidates: Vec<usize> = by_headline
             .get(&prints.headline_key)
+            .filter(|_| !prints.headline_key.is_empty())
             .map(|v| v.iter().take(HEADLINE_CANDIDATES).copied().collect())
             .unwrap_or_default();
         let mut shared: HashMap<usize, usize> = HashMap::new();
@@ -267,7 +268,8 @@ impl BriefPrints {
     fn judge(&self, other_key: &str, other: &Story) -> (bool, String) {
         match same_story(&self.story, other) {
             Verdict::Same(why) => (true, why),
-            Verdict::Unlike(_) if other_key == self.headline_key => {
+            // A headline of no letters or digits (its key empty) says nothing.
+            Verdict::Unlike(_) if other_key == self.headline_key && !other_key.is_empty() => {
                 (true, "the same headline".to_owned())
             }
             verdict => (false, verdict.reason().to_owned()),
@@ -493,6 +495,28 @@ mod tests {
                 "{name}: must not match (jaccard {j:.2}, containment {c:.2})"
             );
         }
+    }
+
+    #[test]
+    fn headlines_of_no_letters_are_not_the_same_headline() {
+        // Both keys are empty: that says nothing of the stories, which share no words.
+        let a = BriefPrints::of(
+            "…",
+            "삼성전자가 3분기 영업이익 10조원을 넘어섰다고 밝혔습니다.",
+        );
+        assert_eq!(a.headline_key, "");
+        assert_eq!(
+            a.same_story_as("“ ”", "부산시가 생성 AI 민원 상담 서비스를 도입했습니다."),
+            None
+        );
+        // Retold in the same words, it is still found the same story.
+        assert!(
+            a.same_story_as(
+                "!",
+                "삼성전자가 3분기 영업이익 10조원을 넘어섰다고 밝혔습니다."
+            )
+            .is_some()
+        );
     }
 
     #[test]

@@ -153,6 +153,18 @@ pub struct StoryNote {
     pub why: String,
 }
 
+/// A stored brief a new one is compared with ([`contract::BackendContract::story_candidates`]).
+#[derive(Debug, Clone, FromRow)]
+struct StoryCandidate {
+    id: i64,
+    story_id: i64,
+    headline: String,
+    summary: String,
+    headline_key: String,
+    /// `dedup::BriefPrints::terms`, `None` until written.
+    story_terms: Option<Vec<u8>>,
+}
+
 /// What re-fingerprinting a database written by an earlier near-duplicate rule did (on open).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restoried {

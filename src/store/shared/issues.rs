@@ -707,69 +707,25 @@ async fn insert_issue_url(
     Ok(())
 }
 
-/// The stored brief that tells the same story as `prints`, its story and why: candidates of the
-/// same headline, of shared LSH bands and of the same subject (at most `dedup::*_CANDIDATES` of
-/// each), compared by [`dedup::BriefPrints::same_story_as`].
+/// The stored brief that tells the same story as `prints`, its story and why: the backend's
+/// candidates ([`BackendContract::story_candidates`]: of the same headline, of shared LSH bands
+/// and of the same subject), compared in order by [`dedup::BriefPrints::same_story_as_stored`].
 async fn story_of(
     conn: &mut Conn,
     prints: &dedup::BriefPrints,
 ) -> Result<Option<(i64, i64, String)>> {
-    // One query for every candidate (each query is a round trip, on SQLite a hop to sqlx's
-    // worker thread and back): the items of the same headline, those sharing the most LSH bands,
-    // the newest of the same subject, in that order. Only placeholders and the constant limits
-    // are formatted into the SQL; the keys themselves are bound. The limits are not bound: SQLite
-    // plans around a bound LIMIT's value, so binding it again (every check) would make it parse
-    // and plan the statement again each time, 40 % of the query's time (BENCHMARKS.md).
-    let bands = if prints.bands.is_empty() {
-        "NULL".to_owned()
-    } else {
-        placeholders(3, prints.bands.len())
-    };
-    let (by_headline, by_bands, by_subject) = (
-        dedup::HEADLINE_CANDIDATES,
-        dedup::BAND_CANDIDATES,
-        dedup::SUBJECT_CANDIDATES,
-    );
-    let sql = format!(
-        "WITH by_headline AS (
-             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1
-             ORDER BY id LIMIT {by_headline}
-         ), by_bands AS (
-             SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
-             WHERE kind = 'brief' AND band IN ({bands})
-             GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {by_bands}
-         ), by_subject AS (
-             SELECT id, 2 AS src, -id AS rank FROM briefs
-             WHERE subject_key = $2 AND subject_key <> '' ORDER BY id DESC LIMIT {by_subject}
-         )
-         SELECT b.id, b.story_id, b.headline, b.summary, b.headline_key, b.story_terms
-         FROM (SELECT id, src, rank FROM by_headline
-               UNION ALL SELECT id, src, rank FROM by_bands
-               UNION ALL SELECT id, src, rank FROM by_subject) c
-         JOIN briefs b ON b.id = c.id
-         ORDER BY c.src, c.rank, b.id"
-    );
-    type Row = (i64, i64, String, String, String, Option<Vec<u8>>);
-    let mut query = sqlx::query_as::<_, Row>(AssertSqlSafe(sql))
-        .bind(&prints.headline_key)
-        .bind(&prints.subject_key);
-    for key in &prints.bands {
-        query = query.bind(*key);
-    }
-    let mut rows = query.fetch_all(&mut *conn).await?;
+    let mut rows = Backend::story_candidates(conn, prints).await?;
     let mut seen = HashSet::new();
-    rows.retain(|(id, ..)| seen.insert(*id));
-    Ok(rows
-        .iter()
-        .find_map(|(id, story, headline, summary, key, terms)| {
-            let why = prints.same_story_as_stored(dedup::Stored {
-                headline,
-                summary,
-                headline_key: key,
-                terms: terms.as_deref(),
-            })?;
-            Some((*id, *story, why))
-        }))
+    rows.retain(|c| seen.insert(c.id));
+    Ok(rows.iter().find_map(|c| {
+        let why = prints.same_story_as_stored(dedup::Stored {
+            headline: &c.headline,
+            summary: &c.summary,
+            headline_key: &c.headline_key,
+            terms: c.story_terms.as_deref(),
+        })?;
+        Some((c.id, c.story_id, why))
+    }))
 }
 
 async fn insert_brief(
