@@ -216,6 +216,23 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
 
         let fresh: Vec<Brief> = (0..1000).map(|_| brief(&mut rng, &words)).collect();
         let near: Vec<Brief> = sample.iter().cycle().take(1000).map(|b| reworded(&mut rng, b)).collect();
+        // What a check computes before it asks the database: the brief's shingles, band keys,
+        // headline key and story.
+        let mut times: Vec<Duration> = fresh
+            .iter()
+            .map(|b| {
+                let t = Instant::now();
+                std::hint::black_box(briefbot::dedup::BriefPrints::of(&b.headline, &b.summary));
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        let stats = Stats {
+            median: times[times.len() / 2],
+            p99: times[times.len() * 99 / 100],
+            max: times[times.len() - 1],
+        };
+        report("of which the brief's own prints (BriefPrints::of)", 0, &stats);
         for (name, queries, expect_match) in [("new brief (no match)", &fresh, false), ("reworded stored brief (match)", &near, true)] {
             let mut times = Vec::with_capacity(queries.len());
             let mut matched = 0;

@@ -147,10 +147,38 @@ pub fn restory<'a>(briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>) ->
 
 /// NFKC, lowercase, letters and digits only.
 pub fn normalize(text: &str) -> String {
-    text.nfkc()
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    // ASCII and Hangul syllables (most of every text) answered without Unicode's tables: the
+    // same answers (a syllable is a letter and its own lowercase).
+    for c in nfkc(text).chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+        } else if is_hangul_syllable(c) {
+            out.push(c);
+        } else {
+            out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
+        }
+    }
+    out
+}
+
+fn is_hangul_syllable(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+/// NFKC of a text, borrowed when it is NFKC already (most Korean and English text is: ASCII and
+/// Hangul syllables are, and are told without Unicode's tables).
+pub(crate) fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, is_nfkc_quick};
+    if text.chars().all(|c| c.is_ascii() || is_hangul_syllable(c))
+        || is_nfkc_quick(text.chars()) == IsNormalized::Yes
+    {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfkc().collect())
+    }
 }
 
 /// The key under which two headlines are the same headline.
@@ -277,7 +305,9 @@ impl BriefPrints {
     }
 
     pub fn of(headline: &str, summary: &str) -> Self {
-        let shingles = shingles_of_brief(headline, summary);
+        // The shingles as they come, not as a set: their band keys are the same (this runs for
+        // every brief checked).
+        let shingles = shingle_hashes(&brief_text(headline, summary));
         let story = Story::of(headline, summary);
         Self {
             headline_key: headline_key(headline),
@@ -332,12 +362,17 @@ fn mix(mut x: u64) -> u64 {
 /// The character 3-gram shingles of a text, hashed. A text shorter than a shingle is one
 /// shingle.
 pub fn shingles(text: &str) -> HashSet<u64> {
+    shingle_hashes(text).into_iter().collect()
+}
+
+/// [`shingles`] as they come, in order, a repeated one again.
+fn shingle_hashes(text: &str) -> Vec<u64> {
     let chars: Vec<char> = normalize(text).chars().collect();
     if chars.is_empty() {
-        return HashSet::new();
+        return Vec::new();
     }
     if chars.len() < SHINGLE {
-        return HashSet::from([hash_chars(&chars)]);
+        return vec![hash_chars(&chars)];
     }
     chars.windows(SHINGLE).map(hash_chars).collect()
 }
@@ -378,10 +413,11 @@ pub fn issues_match(a: &IssuePrints, b_text: &str, b_story: &Story) -> bool {
         && !matches!(story::compare(&a.story, b_story), Verdict::Contradicts(_))
 }
 
-/// The LSH band keys of a shingle set: equal keys make a candidate pair. Empty for an empty
-/// set.
-pub fn band_keys(shingles: &HashSet<u64>, lsh: Lsh) -> Vec<i64> {
-    if shingles.is_empty() {
+/// The LSH band keys of a shingle set (any collection of its hashes: neither their order nor a
+/// hash given twice changes the keys): equal keys make a candidate pair. Empty for an empty set.
+pub fn band_keys<'a>(shingles: impl IntoIterator<Item = &'a u64>, lsh: Lsh) -> Vec<i64> {
+    let mut shingles = shingles.into_iter().peekable();
+    if shingles.peek().is_none() {
         return Vec::new();
     }
     let seeds: Vec<u64> = (0..lsh.bands * lsh.rows)
@@ -517,6 +553,45 @@ mod tests {
             )
             .is_some()
         );
+    }
+
+    /// `normalize` as it was first written, without the fast paths: stored headline keys and
+    /// band keys were made by it, so the fast paths must not change one character.
+    fn normalize_plainly(text: &str) -> String {
+        text.nfkc()
+            .flat_map(char::to_lowercase)
+            .filter(|c| c.is_alphanumeric())
+            .collect()
+    }
+
+    #[test]
+    fn normalizing_fast_gives_what_normalizing_plainly_gives() {
+        for text in [
+            "삼성전자, 3분기 영업이익 10조원 돌파…“HBM 덕분”",
+            "ＧＰＴ－５ ｆｕｌｌ‐ｗｉｄｔｈ ㈜네이버 ㄱㄴㄷ 가 İstanbul ẞ Ωmega ①②",
+            "[8월20일] AI 뉴스 · 요약 ‘인용’ — 끝.",
+            "",
+        ] {
+            assert_eq!(normalize(text), normalize_plainly(text), "{text}");
+        }
+        for (_, a, b) in SAME.iter().chain(DIFFERENT) {
+            for text in [a, b] {
+                assert_eq!(normalize(text), normalize_plainly(text), "{text}");
+                assert_eq!(
+                    BriefPrints::of(text, "").bands,
+                    band_keys(&shingles_of_brief(text, ""), BRIEF_LSH)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalizing_fast_gives_what_normalizing_plainly_gives_for_any_text(
+            text in "(\\PC|[가-힣ㄱ-ㅎᄀ-ᇿＡ-ｚ…“”·①])*"
+        ) {
+            proptest::prop_assert_eq!(normalize(&text), normalize_plainly(&text));
+        }
     }
 
     #[test]

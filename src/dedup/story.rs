@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
-use unicode_normalization::UnicodeNormalization;
+use super::nfkc;
 
 /// Two items of compatible subject, names and numbers are the same story from this Jaccard
 /// similarity of their terms up…
@@ -592,14 +592,6 @@ fn is_word_char(c: char) -> bool {
         c.is_ascii_alphanumeric()
     } else {
         is_hangul(c) || c.is_alphanumeric()
-    }
-}
-
-/// NFKC of a text, borrowed when it is NFKC already (most Korean and English text is).
-fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
-    match unicode_normalization::is_nfkc_quick(text.chars()) {
-        unicode_normalization::IsNormalized::Yes => std::borrow::Cow::Borrowed(text),
-        _ => std::borrow::Cow::Owned(text.nfkc().collect()),
     }
 }
 
