@@ -13,9 +13,8 @@ use sqlx::{PgConnection, PgPool as Pool, Postgres, Transaction};
 
 use super::contract::{BackendContract, SearchContract};
 use super::outbox::DueDelivery;
-use super::{Result, StoreError, StoryCandidate};
+use super::{Result, StoreError};
 use crate::config::DatabaseUrl;
-use crate::dedup::{self, BriefPrints};
 
 mod search;
 // The SQL both backends share, compiled for this one (see `super::contract`).
@@ -169,30 +168,6 @@ impl BackendContract for Backend {
 
     fn pool(&self) -> &Pool {
         &self.pool
-    }
-
-    // Through a function of the schema (migration `20261208000002_story_candidates.sql`) whose
-    // query is planned once for every call on a connection, with index lookups only: planned
-    // for each call's keys, as every other statement here is, planning took as long as running
-    // it (0.25 ms of every check).
-    async fn story_candidates(
-        conn: &mut PgConnection,
-        prints: &BriefPrints,
-    ) -> Result<Vec<StoryCandidate>> {
-        let key = |k: &str| (!k.is_empty()).then(|| k.to_owned());
-        let limit = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-        Ok(sqlx::query_as(
-            "SELECT id, story_id, headline, summary, headline_key, story_terms
-             FROM story_candidates($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key(&prints.headline_key))
-        .bind(key(&prints.subject_key))
-        .bind(&prints.bands)
-        .bind(limit(dedup::HEADLINE_CANDIDATES))
-        .bind(limit(dedup::BAND_CANDIDATES))
-        .bind(limit(dedup::SUBJECT_CANDIDATES))
-        .fetch_all(conn)
-        .await?)
     }
 
     // The write lock is held until the transaction ends (commit, rollback, or its connection
