@@ -362,9 +362,9 @@ impl Backend {
 
     /// Tells the stories of every stored brief apart again with the current rule
     /// ([`dedup::RULE_VERSION`]) when the database was written by an earlier one, once, on open:
-    /// each brief's subject is written, its story found again among the briefs stored before it,
-    /// and what each channel received is carried over to the new stories — for each story a
-    /// channel has, the new stories of the items it was sent in that story (from its sent
+    /// each brief's subject and terms are written, its story found again among the briefs stored
+    /// before it, and what each channel received is carried over to the new stories — for each
+    /// story a channel has, the new stories of the items it was sent in that story (from its sent
     /// deliveries), or, where no delivery tells, of every item of that story. Pending
     /// deliveries' frozen stories are carried over the same way. One transaction: a crash
     /// leaves the old rule's stories, and the next open does it again.
@@ -619,7 +619,7 @@ async fn candidates(conn: &mut Conn, kind: &str, keys: &[i64]) -> Result<Vec<i64
         return Ok(Vec::new());
     }
     // Only placeholders and the constant limit are formatted into the SQL (a bound limit is
-    // planned again each time: see `story_of`); the keys themselves are bound.
+    // planned again each time: see `story_candidates`); the keys themselves are bound.
     let sql = format!(
         "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
          GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {MAX_CANDIDATES}",
@@ -747,10 +747,7 @@ async fn story_candidates(
     let bands = if prints.bands.is_empty() {
         "NULL".to_owned()
     } else {
-        (3..3 + prints.bands.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        placeholders(3, prints.bands.len())
     };
     let (by_headline, by_bands, by_subject) = (
         dedup::HEADLINE_CANDIDATES,
