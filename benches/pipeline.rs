@@ -6,6 +6,8 @@
 //!   (goal < 1 ms). `BENCH_BRIEFS` changes the corpus size; with
 //!   `BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres` the briefs are stored on
 //!   PostgreSQL instead, in a database `briefbot_bench_dedup_fresh` made anew each run.
+//!   `BENCH_KEEP=1` keeps the corpus (`target/bench/dedup-N.db`, or the PostgreSQL database
+//!   `briefbot_bench_dedup_N`) and a later run with it skips the ingest and the upgrade.
 //!
 //! A plain binary (`harness = false`): each case runs warm-up rounds, then reports the median,
 //! the 99th percentile and the maximum of its timed rounds.
@@ -31,18 +33,25 @@ fn measure(warmup: usize, rounds: usize, mut f: impl FnMut()) -> Stats {
     for _ in 0..warmup {
         f();
     }
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    Stats {
-        median: times[times.len() / 2],
-        p99: times[(times.len() * 99 / 100).min(times.len() - 1)],
-        max: times[times.len() - 1],
+    Stats::of(
+        (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+impl Stats {
+    fn of(mut times: Vec<Duration>) -> Self {
+        times.sort();
+        Stats {
+            median: times[times.len() / 2],
+            p99: times[(times.len() * 99 / 100).min(times.len() - 1)],
+            max: times[times.len() - 1],
+        }
     }
 }
 
@@ -218,20 +227,16 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         let near: Vec<Brief> = sample.iter().cycle().take(1000).map(|b| reworded(&mut rng, b)).collect();
         // What a check computes before it asks the database: the brief's shingles, band keys,
         // headline key and story.
-        let mut times: Vec<Duration> = fresh
-            .iter()
-            .map(|b| {
-                let t = Instant::now();
-                std::hint::black_box(briefbot::dedup::BriefPrints::of(&b.headline, &b.summary));
-                t.elapsed()
-            })
-            .collect();
-        times.sort();
-        let stats = Stats {
-            median: times[times.len() / 2],
-            p99: times[times.len() * 99 / 100],
-            max: times[times.len() - 1],
-        };
+        let stats = Stats::of(
+            fresh
+                .iter()
+                .map(|b| {
+                    let t = Instant::now();
+                    std::hint::black_box(briefbot::dedup::BriefPrints::of(&b.headline, &b.summary));
+                    t.elapsed()
+                })
+                .collect(),
+        );
         report("of which the brief's own prints (BriefPrints::of)", 0, &stats);
         for (name, queries, expect_match) in [("new brief (no match)", &fresh, false), ("reworded stored brief (match)", &near, true)] {
             let mut times = Vec::with_capacity(queries.len());
@@ -245,13 +250,7 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 times.push(t.elapsed());
                 matched += usize::from(story.is_some());
             }
-            times.sort();
-            let stats = Stats {
-                median: times[times.len() / 2],
-                p99: times[times.len() * 99 / 100],
-                max: times[times.len() - 1],
-            };
-            report(&format!("story_of: {name}"), 0, &stats);
+            report(&format!("story_of: {name}"), 0, &Stats::of(times));
             println!("    matched {matched} of {} (expected {})", queries.len(), if expect_match { "all" } else { "none" });
         }
 

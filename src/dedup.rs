@@ -68,7 +68,9 @@ pub const SUBJECT_CANDIDATES: usize = 8;
 /// The version of the rule that assigned the stories stored in a database, and of what it stores
 /// with each brief: a database of an earlier one is re-fingerprinted on open ([`restory`]).
 /// 1: character 3-grams alone; 2: who and how much ([`story`]); 3: the same rule, each brief's
-/// terms stored with it ([`BriefPrints::terms`]).
+/// terms stored with it ([`BriefPrints::terms`]). Raise it with any change to how terms are read
+/// (words, short forms, the hash): stored terms are compared as the current rule's, and only
+/// the re-fingerprinting on open writes them again.
 pub const RULE_VERSION: i64 = 3;
 
 /// A stored brief as the current rule reads it ([`restory`]).
@@ -137,8 +139,8 @@ pub fn restory<'a>(briefs: impl IntoIterator<Item = (i64, &'a str, &'a str)>) ->
         }
         stories.push(Retold {
             story,
-            subject_key: prints.subject_key.clone(),
-            terms: prints.terms.clone(),
+            subject_key: prints.subject_key,
+            terms: prints.terms,
         });
         kept.push((prints.headline_key, prints.story));
     }
