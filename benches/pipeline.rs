@@ -193,6 +193,9 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         let reuse = last.first().is_some_and(|i| i.url.as_str() == whole);
         assert!(last.is_empty() || reuse, "the kept corpus is partial: delete it");
         let started = Instant::now();
+        // The last 1,000 issues stored, each timed: what the statements' plans cost once the
+        // tables are full (a plan kept from when they were small shows here).
+        let mut last_issues = Vec::new();
         for i in 0..n / per_issue {
             let briefs: Vec<Brief> = (0..per_issue).map(|_| brief(&mut rng, &words)).collect();
             if i % 97 == 0 {
@@ -209,7 +212,11 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 continue;
             }
             let page = SourcePage { url: issue.url.as_str(), html: "", format: "bench" };
+            let t = Instant::now();
             store.record_issue(&source, &issue, &[], &page).await.unwrap();
+            if i >= (n / per_issue).saturating_sub(1000) {
+                last_issues.push(t.elapsed());
+            }
         }
         let load = started.elapsed();
         if reuse {
@@ -221,6 +228,11 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             load.as_secs_f64(),
             n as f64 / load.as_secs_f64()
         );
+            report(
+                &format!("record_issue of {per_issue} briefs, the last 1,000 of the ingest"),
+                0,
+                &Stats::of(last_issues),
+            );
         }
 
         let fresh: Vec<Brief> = (0..1000).map(|_| brief(&mut rng, &words)).collect();

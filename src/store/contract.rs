@@ -24,9 +24,10 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool, Transaction};
 
-use super::Result;
 use super::outbox::DueDelivery;
 use super::search::Page;
+use super::{Result, StoryCandidate};
+use crate::dedup::BriefPrints;
 use crate::domain::Brief;
 
 /// The connection a backend's transactions and the shared helpers run on.
@@ -58,6 +59,17 @@ pub(super) trait BackendContract {
     /// Lifts the pooled connection's bounds (statement and idle-in-transaction timeouts) for the
     /// rest of a transaction that is long by nature and runs once, on open.
     async fn unbounded(tx: &mut Transaction<'static, Self::Db>) -> Result<()>;
+
+    /// The stored briefs a new one is compared with, in this order: of the same headline (the
+    /// oldest [`dedup::HEADLINE_CANDIDATES`](crate::dedup::HEADLINE_CANDIDATES)), sharing the
+    /// most LSH band keys ([`dedup::BAND_CANDIDATES`](crate::dedup::BAND_CANDIDATES)), of the
+    /// same subject (the newest [`dedup::SUBJECT_CANDIDATES`](crate::dedup::SUBJECT_CANDIDATES));
+    /// a brief may come twice, and an empty key finds nothing. One round trip: it runs for every
+    /// brief stored, and its time is most of the near-duplicate check's (BENCHMARKS.md).
+    async fn story_candidates(
+        conn: &mut Conn<Self>,
+        prints: &BriefPrints,
+    ) -> Result<Vec<StoryCandidate>>;
 
     /// Takes the scheduler lease for `ttl` if no other process holds it: its next generation
     /// (the fencing token), or `None` while another process holds it.

@@ -153,7 +153,7 @@ pub struct StoryNote {
     pub why: String,
 }
 
-/// A stored brief a new one is compared with (`shared::issues::story_candidates`).
+/// A stored brief a new one is compared with (`contract::BackendContract::story_candidates`).
 #[derive(Debug, Clone, FromRow)]
 struct StoryCandidate {
     id: i64,

@@ -124,3 +124,10 @@ pub async fn as_previous_rule(store: &Store, merges: &[(i64, i64)]) -> Result<()
 pub async fn unprinted_briefs(store: &Store) -> Result<i64> {
     each_backend!(store, unprinted_briefs())
 }
+
+/// The ids of the stored briefs a new brief of this headline and summary is compared with, in
+/// the order they are compared and as the backend returns them (a brief may come twice): of
+/// the same headline, sharing the most band keys, of the same subject.
+pub async fn story_candidates(store: &Store, headline: &str, summary: &str) -> Result<Vec<i64>> {
+    each_backend!(store, story_candidates(headline, summary))
+}

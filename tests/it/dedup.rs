@@ -306,3 +306,118 @@ async fn articles_on_one_template_are_two_issues_and_an_edited_copy_is_one() {
         "an edited copy of 서울시's article is the same issue"
     );
 }
+
+/// The candidates a new brief is compared with, on whichever backend the suite runs (SQLite's
+/// statement, PostgreSQL's function): the oldest [`dedup::HEADLINE_CANDIDATES`] of the same
+/// headline in id order, then those sharing the most band keys (at most
+/// [`dedup::BAND_CANDIDATES`]), then the newest [`dedup::SUBJECT_CANDIDATES`] of the same
+/// subject, newest first; a brief of no letters and no summary finds nothing.
+#[tokio::test]
+async fn the_candidates_are_the_oldest_headlines_the_most_shared_bands_and_the_newest_subjects() {
+    use crate::support::common::{self, Rng, vocabulary};
+    use briefbot::domain::Brief;
+    use briefbot::store::testing::story_candidates;
+
+    let db = TestDb::new();
+    let store = db.store().await;
+    let words = vocabulary();
+    let mut rng = Rng(0x5eed_cafe);
+    let shared_summary = "부산시가 생성 AI 기반 민원 상담 서비스를 전 구청으로 확대한다. \
+        시민은 24시간 카카오톡으로 세금, 주차, 복지 문의를 할 수 있다. \
+        시는 상담 기록을 학습해 답변 품질을 높일 계획이다.";
+    let twin = "가나다랩스, 시리즈C 1000억원 투자 유치";
+    // Each brief of a group is stored in an issue of its own, after it four briefs of random
+    // words (so no two issues are alike): the brief's id.
+    let mut stored = 0;
+    let mut store_one = async |group: Brief, rng: &mut Rng| -> i64 {
+        let mut briefs = vec![group];
+        briefs.extend((0..4).map(|_| common::brief(rng, &words)));
+        stored += 1;
+        let issue = common::issue(
+            &format!(
+                "https://www.aitimes.com/news/articleView.html?idxno={}",
+                900 + stored
+            ),
+            format!("브리핑 {stored}"),
+            None,
+            format!("리드 {stored}"),
+            briefs,
+        );
+        let Recorded::New { id } = record(&store, "aitimes", &issue).await else {
+            panic!("issue {stored} was taken for a duplicate");
+        };
+        store.brief_rows(id).await.unwrap()[0].0
+    };
+    let mut by_headline = Vec::new();
+    for _ in 0..dedup::HEADLINE_CANDIDATES + 2 {
+        let summary = common::sentence(&mut rng, &words, 20);
+        by_headline.push(
+            store_one(
+                Brief {
+                    headline: twin.to_owned(),
+                    summary,
+                },
+                &mut rng,
+            )
+            .await,
+        );
+    }
+    let mut by_subject = Vec::new();
+    for _ in 0..dedup::SUBJECT_CANDIDATES + 3 {
+        let headline = format!("라마바테크, {}", common::sentence(&mut rng, &words, 6));
+        let summary = common::sentence(&mut rng, &words, 20);
+        by_subject.push(store_one(Brief { headline, summary }, &mut rng).await);
+    }
+    let mut by_bands = Vec::new();
+    for n in 0..dedup::BAND_CANDIDATES + 3 {
+        let headline = format!("사아자{n}시, {}", common::sentence(&mut rng, &words, 3));
+        let summary = shared_summary.to_owned();
+        by_bands.push(store_one(Brief { headline, summary }, &mut rng).await);
+    }
+
+    // The same headline: its oldest first, then any of them sharing bands, then the newest of
+    // its subject (all of the headline's, fewer than the limit).
+    let summary = common::sentence(&mut rng, &words, 20);
+    let found = story_candidates(&store, twin, &summary).await.unwrap();
+    assert_eq!(
+        found[..dedup::HEADLINE_CANDIDATES],
+        by_headline[..dedup::HEADLINE_CANDIDATES]
+    );
+    let newest: Vec<i64> = by_headline.iter().rev().copied().collect();
+    assert_eq!(found[found.len() - newest.len()..], newest[..], "{found:?}");
+    let middle = &found[dedup::HEADLINE_CANDIDATES..found.len() - newest.len()];
+    assert!(
+        middle.iter().all(|id| by_headline.contains(id)),
+        "{found:?}"
+    );
+
+    // The same subject, no headline or text in common: the newest of the subject, newest first.
+    let headline = format!("라마바테크, {}", common::sentence(&mut rng, &words, 6));
+    let summary = common::sentence(&mut rng, &words, 20);
+    let found = story_candidates(&store, &headline, &summary).await.unwrap();
+    let newest: Vec<i64> = by_subject
+        .iter()
+        .rev()
+        .take(dedup::SUBJECT_CANDIDATES)
+        .copied()
+        .collect();
+    assert_eq!(found, newest);
+
+    // The same text under another headline and subject: as many as the limit, all of them
+    // briefs that share it, each once.
+    let found = story_candidates(&store, "차카타시, 새 민원 서비스", shared_summary)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), dedup::BAND_CANDIDATES, "{found:?}");
+    assert!(found.iter().all(|id| by_bands.contains(id)), "{found:?}");
+    let mut once = found.clone();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!(once.len(), found.len(), "{found:?}");
+
+    // No letters and no text: no key, no band, no candidate.
+    assert_eq!(
+        story_candidates(&store, "…", "").await.unwrap(),
+        Vec::<i64>::new()
+    );
+}

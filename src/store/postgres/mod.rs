@@ -13,8 +13,9 @@ use sqlx::{PgConnection, PgPool as Pool, Postgres, Transaction};
 
 use super::contract::{BackendContract, SearchContract};
 use super::outbox::DueDelivery;
-use super::{Result, StoreError};
+use super::{Result, StoreError, StoryCandidate};
 use crate::config::DatabaseUrl;
+use crate::dedup::{self, BriefPrints};
 
 mod search;
 // The SQL both backends share, compiled for this one (see `super::contract`).
@@ -40,6 +41,10 @@ const STATEMENT_TIMEOUT: &str = "20s";
 /// lock, the lease row), which every other process's writes and the taking of the lease wait
 /// for. `briefbot migrate --from` turns it off for its copy.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
+/// How long a pooled connection may have been idle before it is checked with a round trip
+/// when it is handed out (a connection found dead is closed and another one taken).
+const IDLE_BEFORE_CHECK: StdDuration = StdDuration::from_secs(1);
 
 /// The first key of every process's presence lock (`pg_advisory_lock(PRESENCE, pid)`, "bb").
 const PRESENCE: i32 = 0x6262;
@@ -117,6 +122,20 @@ impl Backend {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // A connection is checked (a round trip) before it is handed out only when it has
+            // been idle for a while: checking every one, sqlx's default, put a round trip
+            // before every statement (0.1-0.2 ms of a 1 ms near-duplicate check, BENCHMARKS.md).
+            // One used within the last second is handed out as it is; if the server went away
+            // in that second, the statement fails as it would have a moment later.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_CHECK {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| StoreError::cannot_open(&shown, e))?;
@@ -192,6 +211,32 @@ impl BackendContract for Backend {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+
+    // Through a function of the schema (migration `20261209000001_story_candidates.sql`) whose
+    // query is planned once per connection, each lookup written so that its one plan is the
+    // cheapest at every size of the tables: planned for each call's keys, as every other
+    // statement here is, planning took almost as long as running it (0.2-0.3 ms of a check).
+    async fn story_candidates(
+        conn: &mut PgConnection,
+        prints: &BriefPrints,
+    ) -> Result<Vec<StoryCandidate>> {
+        fn key(k: &str) -> Option<&str> {
+            (!k.is_empty()).then_some(k)
+        }
+        let limit = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(sqlx::query_as(
+            "SELECT id, story_id, headline, summary, headline_key, story_terms
+             FROM story_candidates($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key(&prints.headline_key))
+        .bind(key(&prints.subject_key))
+        .bind(&prints.bands)
+        .bind(limit(dedup::HEADLINE_CANDIDATES))
+        .bind(limit(dedup::BAND_CANDIDATES))
+        .bind(limit(dedup::SUBJECT_CANDIDATES))
+        .fetch_all(conn)
+        .await?)
     }
 
     // By the database's clock: the processes' clocks need not agree.

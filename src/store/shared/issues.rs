@@ -14,7 +14,7 @@ use crate::scrape::fetch::Validators;
 use crate::store::contract::{BackendContract, SearchContract};
 use crate::store::{
     MAX_CANDIDATES, Recorded, Restoried, Result, SameStory, SourcePage, SourceState, StoreError,
-    StoredIssue, StoryCandidate, StoryNote, now,
+    StoredIssue, StoryNote, now,
 };
 
 #[derive(FromRow)]
@@ -618,8 +618,9 @@ async fn candidates(conn: &mut Conn, kind: &str, keys: &[i64]) -> Result<Vec<i64
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // Only placeholders and the constant limit are formatted into the SQL (a bound limit is
-    // planned again each time: see `story_candidates`); the keys themselves are bound.
+    // Only placeholders and the constant limit are formatted into the SQL (SQLite prepares a
+    // statement of a bound limit again on every call: see its `story_candidates`); the keys
+    // themselves are bound.
     let sql = format!(
         "SELECT item_id FROM similarity_bands WHERE kind = $1 AND band IN ({})
          GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {MAX_CANDIDATES}",
@@ -707,14 +708,14 @@ async fn insert_issue_url(
     Ok(())
 }
 
-/// The stored brief that tells the same story as `prints`, its story and why: the candidates
-/// ([`story_candidates`]: of the same headline, of shared LSH bands and of the same subject),
-/// compared in order by [`dedup::BriefPrints::same_story_as_stored`].
+/// The stored brief that tells the same story as `prints`, its story and why: the backend's
+/// candidates ([`BackendContract::story_candidates`]: of the same headline, of shared LSH bands
+/// and of the same subject), compared in order by [`dedup::BriefPrints::same_story_as_stored`].
 async fn story_of(
     conn: &mut Conn,
     prints: &dedup::BriefPrints,
 ) -> Result<Option<(i64, i64, String)>> {
-    let mut rows = story_candidates(conn, prints).await?;
+    let mut rows = Backend::story_candidates(conn, prints).await?;
     let mut seen = HashSet::new();
     rows.retain(|c| seen.insert(c.id));
     Ok(rows.iter().find_map(|c| {
@@ -726,61 +727,6 @@ async fn story_of(
         })?;
         Some((c.id, c.story_id, why))
     }))
-}
-
-/// The stored briefs a new one is compared with, in this order: of the same headline (the
-/// oldest [`dedup::HEADLINE_CANDIDATES`]), sharing the most LSH bands
-/// ([`dedup::BAND_CANDIDATES`]), of the same subject (the newest [`dedup::SUBJECT_CANDIDATES`]);
-/// a brief may come twice. An empty key finds nothing.
-async fn story_candidates(
-    conn: &mut Conn,
-    prints: &dedup::BriefPrints,
-) -> Result<Vec<StoryCandidate>> {
-    // One query for every candidate (each query is a round trip; on SQLite a hop to sqlx's
-    // worker thread and back). Planned for each check's keys on PostgreSQL, as every statement
-    // there is: a plan kept for every call (a PL/pgSQL function) was tried and walked every brief
-    // in id order once its tables grew (RELIABILITY.md).
-    // Only placeholders and the constant limits are formatted into the SQL; the keys are
-    // bound. The limits are not bound: SQLite plans around a bound LIMIT's value, so binding
-    // it anew (every check) makes it parse and plan the statement again each time, 40 % of
-    // the query's time (BENCHMARKS.md). An empty key is bound as NULL, which equals nothing.
-    let bands = if prints.bands.is_empty() {
-        "NULL".to_owned()
-    } else {
-        placeholders(3, prints.bands.len())
-    };
-    let (by_headline, by_bands, by_subject) = (
-        dedup::HEADLINE_CANDIDATES,
-        dedup::BAND_CANDIDATES,
-        dedup::SUBJECT_CANDIDATES,
-    );
-    let sql = format!(
-        "WITH by_headline AS (
-             SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1
-             ORDER BY id LIMIT {by_headline}
-         ), by_bands AS (
-             SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
-             WHERE kind = 'brief' AND band IN ({bands})
-             GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {by_bands}
-         ), by_subject AS (
-             SELECT id, 2 AS src, -id AS rank FROM briefs
-             WHERE subject_key = $2 ORDER BY id DESC LIMIT {by_subject}
-         )
-         SELECT b.id, b.story_id, b.headline, b.summary, b.headline_key, b.story_terms
-         FROM (SELECT id, src, rank FROM by_headline
-               UNION ALL SELECT id, src, rank FROM by_bands
-               UNION ALL SELECT id, src, rank FROM by_subject) c
-         JOIN briefs b ON b.id = c.id
-         ORDER BY c.src, c.rank, b.id"
-    );
-    let key = |k: &str| (!k.is_empty()).then(|| k.to_owned());
-    let mut query = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(key(&prints.headline_key))
-        .bind(key(&prints.subject_key));
-    for band in &prints.bands {
-        query = query.bind(*band);
-    }
-    Ok(query.fetch_all(conn).await?)
 }
 
 async fn insert_brief(

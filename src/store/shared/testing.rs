@@ -100,3 +100,11 @@ pub async fn as_previous_rule(b: &Backend, merges: &[(i64, i64)]) -> Result<()> 
     tx.commit().await?;
     Ok(())
 }
+
+/// See [`crate::store::testing::story_candidates`].
+pub async fn story_candidates(b: &Backend, headline: &str, summary: &str) -> Result<Vec<i64>> {
+    let prints = crate::dedup::BriefPrints::of(headline, summary);
+    let mut conn = b.pool().acquire().await?;
+    let candidates = Backend::story_candidates(&mut conn, &prints).await?;
+    Ok(candidates.into_iter().map(|c| c.id).collect())
+}

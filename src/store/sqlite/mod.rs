@@ -7,11 +7,12 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool as Pool, Transaction};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool as Pool, Transaction};
 
 use super::contract::{BackendContract, SearchContract};
 use super::outbox::DueDelivery;
-use super::{Result, StoreError};
+use super::{Result, StoreError, StoryCandidate};
+use crate::dedup::{self, BriefPrints};
 
 mod search;
 // The SQL both backends share, compiled for this one (see `super::contract`).
@@ -98,6 +99,9 @@ impl Backend {
             .busy_timeout(StdDuration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            // A connection to a file does not go stale: no check before it is handed out
+            // (sqlx's default sends each one a round trip to its worker thread first).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::cannot_open(url, e))?;
@@ -138,6 +142,58 @@ impl BackendContract for Backend {
     /// SQLite's connections have no bounds to lift.
     async fn unbounded(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
         Ok(())
+    }
+
+    // One statement for every candidate (each statement is a hop to sqlx's worker thread and
+    // back), kept prepared by sqlx. Only placeholders and the constant limits are formatted
+    // into the SQL; the keys are bound. The limits are not bound: SQLite plans around a bound
+    // LIMIT's value, so binding it anew (every check) makes it parse and plan the statement
+    // again each time, 40 % of the query's time (BENCHMARKS.md). An empty key is bound as NULL,
+    // which equals nothing.
+    async fn story_candidates(
+        conn: &mut SqliteConnection,
+        prints: &BriefPrints,
+    ) -> Result<Vec<StoryCandidate>> {
+        let bands = if prints.bands.is_empty() {
+            "NULL".to_owned()
+        } else {
+            (3..3 + prints.bands.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (by_headline, by_bands, by_subject) = (
+            dedup::HEADLINE_CANDIDATES,
+            dedup::BAND_CANDIDATES,
+            dedup::SUBJECT_CANDIDATES,
+        );
+        let sql = format!(
+            "WITH by_headline AS (
+                 SELECT id, 0 AS src, 0 AS rank FROM briefs WHERE headline_key = $1
+                 ORDER BY id LIMIT {by_headline}
+             ), by_bands AS (
+                 SELECT item_id AS id, 1 AS src, -COUNT(*) AS rank FROM similarity_bands
+                 WHERE kind = 'brief' AND band IN ({bands})
+                 GROUP BY item_id ORDER BY COUNT(*) DESC, item_id LIMIT {by_bands}
+             ), by_subject AS (
+                 SELECT id, 2 AS src, -id AS rank FROM briefs
+                 WHERE subject_key = $2 ORDER BY id DESC LIMIT {by_subject}
+             )
+             SELECT b.id, b.story_id, b.headline, b.summary, b.headline_key, b.story_terms
+             FROM (SELECT id, src, rank FROM by_headline
+                   UNION ALL SELECT id, src, rank FROM by_bands
+                   UNION ALL SELECT id, src, rank FROM by_subject) c
+             JOIN briefs b ON b.id = c.id
+             ORDER BY c.src, c.rank, b.id"
+        );
+        let key = |k: &str| (!k.is_empty()).then(|| k.to_owned());
+        let mut query = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(key(&prints.headline_key))
+            .bind(key(&prints.subject_key));
+        for band in &prints.bands {
+            query = query.bind(*band);
+        }
+        Ok(query.fetch_all(conn).await?)
     }
 
     /// Always granted (this process owns the file), with the next generation, so a write of an
