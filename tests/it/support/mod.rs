@@ -195,6 +195,20 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }
+
+    /// As when the PostgreSQL server restarts or fails over: every connection to the database
+    /// ends, the clients not told.
+    pub fn drop_connections(&self) {
+        let pg = self.postgres.as_ref().expect("a PostgreSQL database");
+        admin_sql(
+            &pg.admin,
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                pg.name
+            ),
+        );
+    }
 }
 
 impl Drop for TestDb {
