@@ -179,7 +179,10 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 } else {
                     dir.path().join("bench.db")
                 };
-                (DatabaseUrl::Sqlite(format!("sqlite://{}", file.display())), "SQLite file")
+                (
+                    DatabaseUrl::Sqlite(format!("sqlite://{}", file.display())),
+                    "SQLite file",
+                )
             }
         };
         println!("\n## Near-duplicate check against {n} stored briefs ({engine}, LSH band index)");
@@ -191,7 +194,10 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         let last = store.latest(1, None).await.unwrap();
         let whole = format!("https://bench.example/issue/{}", n / per_issue - 1);
         let reuse = last.first().is_some_and(|i| i.url.as_str() == whole);
-        assert!(last.is_empty() || reuse, "the kept corpus is partial: delete it");
+        assert!(
+            last.is_empty() || reuse,
+            "the kept corpus is partial: delete it"
+        );
         let started = Instant::now();
         // The last 1,000 issues stored, each timed: what the statements' plans cost once the
         // tables are full (a plan kept from when they were small shows here).
@@ -211,9 +217,16 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             if reuse {
                 continue;
             }
-            let page = SourcePage { url: issue.url.as_str(), html: "", format: "bench" };
+            let page = SourcePage {
+                url: issue.url.as_str(),
+                html: "",
+                format: "bench",
+            };
             let t = Instant::now();
-            store.record_issue(&source, &issue, &[], &page).await.unwrap();
+            store
+                .record_issue(&source, &issue, &[], &page)
+                .await
+                .unwrap();
             if i >= (n / per_issue).saturating_sub(1000) {
                 last_issues.push(t.elapsed());
             }
@@ -223,11 +236,12 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             println!("ingest: skipped, the kept corpus of {n} briefs is used (BENCH_KEEP)");
         } else {
             println!(
-            "ingest: {n} briefs in {} issues took {:.1} s ({:.0} briefs/s, each with its own near-duplicate check)",
-            n / per_issue,
-            load.as_secs_f64(),
-            n as f64 / load.as_secs_f64()
-        );
+                "ingest: {n} briefs in {} issues took {:.1} s ({:.0} briefs/s, each with its own \
+                 near-duplicate check)",
+                n / per_issue,
+                load.as_secs_f64(),
+                n as f64 / load.as_secs_f64()
+            );
             report(
                 &format!("record_issue of {per_issue} briefs, the last 1,000 of the ingest"),
                 0,
@@ -236,7 +250,12 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
         }
 
         let fresh: Vec<Brief> = (0..1000).map(|_| brief(&mut rng, &words)).collect();
-        let near: Vec<Brief> = sample.iter().cycle().take(1000).map(|b| reworded(&mut rng, b)).collect();
+        let near: Vec<Brief> = sample
+            .iter()
+            .cycle()
+            .take(1000)
+            .map(|b| reworded(&mut rng, b))
+            .collect();
         // What a check computes before it asks the database: the brief's shingles, band keys,
         // headline key and story.
         let stats = Stats::of(
@@ -249,8 +268,15 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 })
                 .collect(),
         );
-        report("of which the brief's own prints (BriefPrints::of)", 0, &stats);
-        for (name, queries, expect_match) in [("new brief (no match)", &fresh, false), ("reworded stored brief (match)", &near, true)] {
+        report(
+            "of which the brief's own prints (BriefPrints::of)",
+            0,
+            &stats,
+        );
+        for (name, queries, expect_match) in [
+            ("new brief (no match)", &fresh, false),
+            ("reworded stored brief (match)", &near, true),
+        ] {
             let mut times = Vec::with_capacity(queries.len());
             let mut matched = 0;
             for q in queries.iter().take(100) {
@@ -263,7 +289,11 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
                 matched += usize::from(story.is_some());
             }
             report(&format!("story_of: {name}"), 0, &Stats::of(times));
-            println!("    matched {matched} of {} (expected {})", queries.len(), if expect_match { "all" } else { "none" });
+            println!(
+                "    matched {matched} of {} (expected {})",
+                queries.len(),
+                if expect_match { "all" } else { "none" }
+            );
         }
 
         // The upgrade from the previous rule: every brief's story told apart again on open.
@@ -271,7 +301,9 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             store.close().await;
             return;
         }
-        briefbot::store::testing::as_previous_rule(&store, &[]).await.unwrap();
+        briefbot::store::testing::as_previous_rule(&store, &[])
+            .await
+            .unwrap();
         store.close().await;
         let started = Instant::now();
         let reopened = Store::open(&url).await.unwrap();

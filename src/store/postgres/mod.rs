@@ -89,6 +89,8 @@ impl Backend {
             // never analyzed (autovacuum off) the planner's guesses put a one-row update over
             // the JIT threshold, and compiling it took 80 ms of every stored issue (2 issues a
             // second instead of 50); briefbot's statements are short and never gain from it.
+            // The one plan kept across calls is the near-duplicate candidates', made inside their
+            // function so that it is right at every size (`BackendContract::story_candidates`).
             .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
         // Migrations (a search index rewritten at a million briefs takes minutes) on a
         // connection of their own, without the pool's bounds.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::outbox::{begin_fenced, enqueue_new, first_seen_at, remember_story};
-use super::{Backend, Conn, DbRow, Pool};
+use super::{Backend, Conn, DbRow, Pool, placeholders};
 use crate::dedup;
 use crate::domain::{Brief, CanonicalUrl, Issue, SourceId};
 use crate::scrape::fetch::Validators;
@@ -603,14 +603,6 @@ impl HasId for (i64, i64, String, String) {
     fn id(&self) -> i64 {
         self.0
     }
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Items sharing at least one band key, most shared keys first.

@@ -19,3 +19,12 @@ type Db = <Backend as BackendContract>::Db;
 type Conn = <Db as sqlx::Database>::Connection;
 type DbRow = <Db as sqlx::Database>::Row;
 type Pool = sqlx::Pool<Db>;
+
+/// `$first, $first+1, …` for `count` parameters: the only thing besides constants formatted
+/// into SQL (the values themselves are bound).
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

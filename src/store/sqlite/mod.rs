@@ -157,10 +157,7 @@ impl BackendContract for Backend {
         let bands = if prints.bands.is_empty() {
             "NULL".to_owned()
         } else {
-            (3..3 + prints.bands.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            shared::placeholders(3, prints.bands.len())
         };
         let (by_headline, by_bands, by_subject) = (
             dedup::HEADLINE_CANDIDATES,
