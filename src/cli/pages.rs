@@ -87,8 +87,9 @@ pub(super) async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
             Ok(issue) => {
                 let mut same = Vec::with_capacity(issue.briefs.len());
                 if let Some(store) = &store {
+                    let mut lookup = store.story_lookup().await?;
                     for brief in &issue.briefs {
-                        same.push(store.same_story_as(brief).await?);
+                        same.push(lookup.same_story_as(brief).await?);
                     }
                 }
                 let line = if args.json {

@@ -421,3 +421,63 @@ async fn the_candidates_are_the_oldest_headlines_the_most_shared_bands_and_the_n
         Vec::<i64>::new()
     );
 }
+
+/// A run of lookups on one held connection (`Store::story_lookup`, what `briefbot parse` uses
+/// for the items of a page) answers as one call each does, on either backend, and sees what is
+/// stored while it is held (it holds a connection, not a snapshot).
+#[tokio::test]
+async fn a_held_lookup_answers_as_single_calls_and_sees_what_is_stored_meanwhile() {
+    use crate::support::common;
+    use briefbot::domain::Brief;
+
+    let db = TestDb::new();
+    let store = db.store().await;
+    let brief = |headline: &str, summary: &str| Brief {
+        headline: headline.to_owned(),
+        summary: summary.to_owned(),
+    };
+    let issue = |n: u32, briefs: Vec<Brief>| {
+        common::issue(
+            &format!("https://www.aitimes.com/news/articleView.html?idxno={n}"),
+            format!("브리핑 {n}"),
+            None,
+            format!("리드 {n}"),
+            briefs,
+        )
+    };
+    let earnings = brief(
+        "삼성전자, 3분기 영업이익 10조원 돌파",
+        "삼성전자가 3분기 영업이익 10조원을 넘겼다. 반도체 업황 회복이 실적을 이끌었다.",
+    );
+    let Recorded::New { id } = record(&store, "aitimes", &issue(1, vec![earnings])).await else {
+        panic!("the first issue was taken for a duplicate");
+    };
+    let story = store.brief_rows(id).await.unwrap()[0].1;
+
+    let reworded = brief(
+        "삼성전자 3분기 영업이익 10조원 넘어",
+        "삼성전자의 3분기 영업이익이 10조원을 넘었다. 반도체 업황 회복이 실적을 이끌었다.",
+    );
+    let twin = brief(
+        "SK하이닉스, 3분기 영업이익 5조원 돌파",
+        "SK하이닉스가 3분기 영업이익 5조원을 넘겼다. 반도체 업황 회복이 실적을 이끌었다.",
+    );
+    let mut lookup = store.story_lookup().await.unwrap();
+    assert_eq!(lookup.story_of(&reworded).await.unwrap(), Some(story));
+    assert_eq!(store.story_of(&reworded).await.unwrap(), Some(story));
+    let held = lookup.same_story_as(&reworded).await.unwrap();
+    assert_eq!(held.as_ref().map(|s| s.story_id), Some(story));
+    assert_eq!(held, store.same_story_as(&reworded).await.unwrap());
+    assert_eq!(lookup.story_of(&twin).await.unwrap(), None);
+    assert_eq!(store.story_of(&twin).await.unwrap(), None);
+
+    // Stored while the lookup is held: it is found by the next lookup on the same connection.
+    let Recorded::New { id } = record(&store, "aitimes", &issue(2, vec![twin.clone()])).await
+    else {
+        panic!("the twin's issue was taken for a duplicate");
+    };
+    let twin_story = store.brief_rows(id).await.unwrap()[0].1;
+    assert_ne!(twin_story, story, "the twin is another story");
+    assert_eq!(lookup.story_of(&twin).await.unwrap(), Some(twin_story));
+    assert_eq!(lookup.story_of(&reworded).await.unwrap(), Some(story));
+}

@@ -303,35 +303,17 @@ impl Backend {
     }
 
     pub async fn story_of(&self, brief: &Brief) -> Result<Option<i64>> {
-        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
-        let mut conn = self.pool().acquire().await?;
-        Ok(story_of(&mut conn, &prints)
-            .await?
-            .map(|(_, story, _)| story))
+        self.story_lookup().await?.story_of(brief).await
     }
 
     pub async fn same_story_as(&self, brief: &Brief) -> Result<Option<SameStory>> {
-        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
-        let mut conn = self.pool().acquire().await?;
-        let Some((brief_id, story_id, reason)) = story_of(&mut conn, &prints).await? else {
-            return Ok(None);
-        };
-        let (headline, issue_url, published_at): (String, String, Option<DateTime<Utc>>) =
-            sqlx::query_as(
-                "SELECT b.headline, i.url, COALESCE(i.published_at, i.first_seen_at)
-                 FROM briefs b JOIN issues i ON i.id = b.issue_id WHERE b.id = $1",
-            )
-            .bind(brief_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(Some(SameStory {
-            story_id,
-            brief_id,
-            headline,
-            issue_url,
-            published_at,
-            reason,
-        }))
+        self.story_lookup().await?.same_story_as(brief).await
+    }
+
+    pub async fn story_lookup(&self) -> Result<StoryLookup> {
+        Ok(StoryLookup {
+            conn: self.pool().acquire().await?,
+        })
     }
 
     pub async fn story_note(
@@ -602,6 +584,43 @@ impl HasId for (i64, String, String, String) {
 impl HasId for (i64, i64, String, String) {
     fn id(&self) -> i64 {
         self.0
+    }
+}
+
+/// One connection of the pool, held for a run of story lookups ([`crate::store::StoryLookup`]).
+pub struct StoryLookup {
+    conn: sqlx::pool::PoolConnection<super::Db>,
+}
+
+impl StoryLookup {
+    pub async fn story_of(&mut self, brief: &Brief) -> Result<Option<i64>> {
+        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
+        Ok(story_of(&mut self.conn, &prints)
+            .await?
+            .map(|(_, story, _)| story))
+    }
+
+    pub async fn same_story_as(&mut self, brief: &Brief) -> Result<Option<SameStory>> {
+        let prints = dedup::BriefPrints::of(&brief.headline, &brief.summary);
+        let Some((brief_id, story_id, reason)) = story_of(&mut self.conn, &prints).await? else {
+            return Ok(None);
+        };
+        let (headline, issue_url, published_at): (String, String, Option<DateTime<Utc>>) =
+            sqlx::query_as(
+                "SELECT b.headline, i.url, COALESCE(i.published_at, i.first_seen_at)
+                 FROM briefs b JOIN issues i ON i.id = b.issue_id WHERE b.id = $1",
+            )
+            .bind(brief_id)
+            .fetch_one(&mut *self.conn)
+            .await?;
+        Ok(Some(SameStory {
+            story_id,
+            brief_id,
+            headline,
+            issue_url,
+            published_at,
+            reason,
+        }))
     }
 }
 

@@ -14,6 +14,8 @@ mod sessions;
 #[cfg(feature = "testing")]
 pub(super) mod testing;
 
+pub(in crate::store) use issues::StoryLookup;
+
 /// The backend's driver, as a concrete type: every query below is checked against it.
 type Db = <Backend as BackendContract>::Db;
 type Conn = <Db as sqlx::Database>::Connection;

@@ -22,6 +22,7 @@ mod search;
 )]
 #[path = "../shared/mod.rs"]
 mod shared;
+pub(super) use shared::StoryLookup;
 #[cfg(feature = "testing")]
 pub(super) mod testing;
 
