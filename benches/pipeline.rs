@@ -4,9 +4,9 @@
 //! - generic main-text extraction of 100-300 KB real article pages (goal < 5 ms);
 //! - near-duplicate check of one brief against 100,000 stored briefs in a real SQLite file
 //!   (goal < 1 ms), on one held connection as an ingest makes it and as one call through the
-//!   pool; the corpus is read into the page cache first. `BENCH_BRIEFS` changes the corpus size; with
-//!   `BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres` the briefs are stored on
-//!   PostgreSQL instead, in a database `briefbot_bench_dedup_fresh` made anew each run.
+//!   pool; the corpus is read into the page cache first. `BENCH_BRIEFS` changes the corpus
+//!   size; with `BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres` the briefs are
+//!   stored on PostgreSQL instead, in a database `briefbot_bench_dedup_fresh` made anew each run.
 //!   `BENCH_KEEP=1` keeps the corpus (`target/bench/dedup-N.db`, or the PostgreSQL database
 //!   `briefbot_bench_dedup_N`) and a later run with it skips the ingest and the upgrade.
 //!
@@ -173,7 +173,8 @@ async fn prewarm(url: &DatabaseUrl) {
                     .await?;
                 sqlx::query_scalar::<_, Option<i64>>(
                     "SELECT sum(pg_prewarm(c.oid, 'read'))::bigint FROM pg_class c
-                     WHERE c.relkind IN ('r', 'i', 't') AND c.relnamespace = 'public'::regnamespace",
+                     WHERE c.relkind IN ('r', 'i', 't')
+                       AND c.relnamespace = 'public'::regnamespace",
                 )
                 .fetch_one(&mut conn)
                 .await

@@ -414,9 +414,9 @@ impl Lease {
 /// held until this is dropped: what a run of them costs is the lookups alone, as when every
 /// brief of an issue is checked inside its transaction. Each call through [`Store`] instead
 /// takes a connection and gives it back, which sqlx follows with a round trip to test it
-/// (BENCHMARKS.md: about 0.2 ms more a lookup on PostgreSQL). A connection held is one the
-/// store's other calls cannot have: on a private in-memory database (one connection) they wait
-/// until this is dropped.
+/// (BENCHMARKS.md: 0.1-0.2 ms more a lookup on PostgreSQL, more at p99). A connection held is
+/// one the store's other calls cannot have: on a private in-memory database (one connection)
+/// they wait until this is dropped.
 pub struct StoryLookup(Lookup);
 
 enum Lookup {
