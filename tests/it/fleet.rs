@@ -484,9 +484,6 @@ async fn a_former_lease_holder_writes_nothing_and_its_claims_end_with_its_lease(
     assert!(got.contains(&claimed.channel_id), "{got:?}");
 }
 
-/// The world of the hang and partition tests (issue 19): a fake site listing one issue, the
-/// sources file, a fake Discord that forgets nonces at once (so only the outbox and the lease
-/// can prevent doubles), and `channels` channels subscribed, spread over the three guilds.
 /// The server drops every connection between two calls (a restart, a failover): a pooled
 /// connection idle for a second or more is checked before it is handed out, so the next call
 /// gets a new one and its answer. (One used within the last second is handed out unchecked: the
@@ -505,6 +502,9 @@ async fn a_call_after_the_server_dropped_every_connection_gets_its_answer() {
     assert_eq!(store.latest(1, None).await.unwrap().len(), 1);
 }
 
+/// The world of the hang and partition tests (issue 19): a fake site listing one issue, the
+/// sources file, a fake Discord that forgets nonces at once (so only the outbox and the lease
+/// can prevent doubles), and `channels` channels subscribed, spread over the three guilds.
 async fn small_fleet(db: &TestDb, channels: u64) -> (FakeSite, FakeDiscord) {
     let site = FakeSite::start().await;
     for n in [214043, 214100, 214145] {
