@@ -192,6 +192,26 @@ async fn prewarm(url: &DatabaseUrl) {
     );
 }
 
+/// Times `check` on each query after 100 of them as warm-up: the times, and how many found a
+/// story.
+async fn time_checks(
+    queries: &[Brief],
+    mut check: impl AsyncFnMut(&Brief) -> Option<i64>,
+) -> (Stats, usize) {
+    for q in queries.iter().take(100) {
+        check(q).await;
+    }
+    let mut times = Vec::with_capacity(queries.len());
+    let mut matched = 0;
+    for q in queries {
+        let t = Instant::now();
+        let story = check(q).await;
+        times.push(t.elapsed());
+        matched += usize::from(story.is_some());
+    }
+    (Stats::of(times), matched)
+}
+
 fn dedup_bench(rt: &tokio::runtime::Runtime) {
     let n: usize = std::env::var("BENCH_BRIEFS")
         .ok()
@@ -329,19 +349,10 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             // The check as an ingest makes it, on the connection it holds (every brief of an
             // issue is checked inside the issue's transaction)...
             let mut lookup = store.story_lookup().await.unwrap();
-            let mut times = Vec::with_capacity(queries.len());
-            let mut matched = 0;
-            for q in queries.iter().take(100) {
-                lookup.story_of(q).await.unwrap(); // warm-up
-            }
-            for q in queries {
-                let t = Instant::now();
-                let story = lookup.story_of(q).await.unwrap();
-                times.push(t.elapsed());
-                matched += usize::from(story.is_some());
-            }
+            let (stats, matched) =
+                time_checks(queries, async |q| lookup.story_of(q).await.unwrap()).await;
             drop(lookup);
-            report(&format!("story_of: {name}"), 0, &Stats::of(times));
+            report(&format!("story_of: {name}"), 0, &stats);
             println!(
                 "    matched {matched} of {} (expected {})",
                 queries.len(),
@@ -349,20 +360,8 @@ fn dedup_bench(rt: &tokio::runtime::Runtime) {
             );
             // ...and as one call of `Store::story_of`, a connection taken from the pool and
             // given back (sqlx tests it with a round trip when it comes back).
-            let mut times = Vec::with_capacity(queries.len());
-            for q in queries.iter().take(100) {
-                store.story_of(q).await.unwrap(); // warm-up
-            }
-            for q in queries {
-                let t = Instant::now();
-                store.story_of(q).await.unwrap();
-                times.push(t.elapsed());
-            }
-            report(
-                "  the same through the pool, one call each",
-                0,
-                &Stats::of(times),
-            );
+            let (stats, _) = time_checks(queries, async |q| store.story_of(q).await.unwrap()).await;
+            report("  the same through the pool, one call each", 0, &stats);
         }
 
         // The upgrade from the previous rule: every brief's story told apart again on open.
